@@ -1,0 +1,48 @@
+# One command per job; the same for people and CI.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export OMP_WAIT_POLICY := PASSIVE
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test lint bench bench-quick eval reliability index clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU torch first: a plain torch requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(PY) app.py
+
+index: install
+	$(VENV)/bin/qa index
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests app.py
+	$(VENV)/bin/ruff format --check src tests app.py
+
+eval: install
+	$(VENV)/bin/qa eval --questions ../shared/eval/brief_dev.jsonl --compare
+
+bench: install
+	$(VENV)/bin/qa bench
+
+bench-quick: install
+	$(VENV)/bin/qa bench --quick
+
+reliability: install
+	$(PY) -m pytest -q -m reliability -o addopts=''
+
+clean:
+	rm -rf $(VENV) index .pytest_cache .ruff_cache

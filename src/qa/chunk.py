@@ -1,0 +1,336 @@
+"""Pages → chunks. Pure: sentence-aware, respects headings, paragraphs and table rows.
+
+Every chunk satisfies ``page.text[chunk.start:chunk.end] == chunk.text``; its sentences are absolute
+offsets into the same page text. Headings start a new chunk and give the section path; table rows are
+chunks of their own with the table title and header row as ``context``; entries under a References heading
+are one chunk each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from qa.records import Chunk, Heading, Page
+
+_ABBREV = {
+    "u.s",
+    "u.k",
+    "e.g",
+    "i.e",
+    "rs",
+    "no",
+    "nos",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "st",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "fig",
+    "figs",
+    "al",
+    "approx",
+    "vol",
+    "pp",
+    "p",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "govt",
+    "dept",
+    "est",
+    "sr",
+    "jr",
+    "rev",
+    "gen",
+    "art",
+    "sec",
+    "cf",
+    "ca",
+    "ed",
+    "eds",
+    "op",
+    "viz",
+    "no.s",
+    "u.s.a",
+    "a.m",
+    "p.m",
+    "ph.d",
+    "b.tech",
+    "m.tech",
+}
+# A sentence may end at . ? ! (plus closing quotes/brackets) before whitespace and a plausible sentence start.
+_END = re.compile(r"[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•▪◦●\-–])")
+_PARA = re.compile(r"\n[ \t]*\n")
+_BULLET_LINE = re.compile(r"\n(?=[ \t]*(?:[•▪◦●]|[-–*][ \t]|\(?[0-9a-z]{1,2}[.)][ \t]))")
+_WORD = re.compile(r"\w+|[^\w\s]")
+_REFERENCE_SECTIONS = {"references", "bibliography", "works cited", "sources"}
+
+
+def estimate_tokens(text: str) -> int:
+    """A cautious word-piece estimate (MiniLM's tokenizer splits long and rare words)."""
+    return int(sum(1 + len(w) // 7 for w in _WORD.findall(text)) * 1.1) + 1
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    if text[dot] != ".":
+        return False
+    m = re.search(r"([\w.]+)$", text[max(0, dot - 12) : dot])
+    if not m:
+        return False
+    word = m.group(1).lower().strip(".")
+    if word in _ABBREV:
+        return True
+    # Initials such as "R. H. Laskar" or "A. Sharma": a single capital letter before the dot.
+    return len(word) == 1 and text[dot - 1].isupper()
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans (absolute offsets) inside ``text[start:end]``; paragraphs and bullets always split."""
+    end = len(text) if end is None else end
+    cuts = {start, end}
+    span = text[start:end]
+    for m in _PARA.finditer(span):
+        cuts.add(start + m.start())
+    for m in _BULLET_LINE.finditer(span):
+        cuts.add(start + m.start())
+    for m in _END.finditer(span):
+        if not _is_abbreviation(text, start + m.start()):
+            cuts.add(start + m.end())
+    points = sorted(cuts)
+    out = []
+    for a, b in zip(points, points[1:], strict=False):
+        a, b = _trim(text, a, b)
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def _split_long(
+    text: str, span: tuple[int, int], budget: int, count: Callable[[str], int]
+) -> list[tuple[int, int]]:
+    """Cut a span that is over budget at word boundaries into pieces under it."""
+    a, b = span
+    if count(text[a:b]) <= budget:
+        return [span]
+    pieces, cur = [], a
+    words = [m.end() for m in re.finditer(r"\S+", text[a:b])]
+    last_ok = None
+    for w_end in words:
+        piece_end = a + w_end
+        if count(text[cur:piece_end]) > budget and last_ok is not None:
+            pieces.append(_trim(text, cur, last_ok))
+            cur = last_ok
+        last_ok = piece_end
+    pieces.append(_trim(text, cur, b))
+    return [p for p in pieces if p[1] > p[0]]
+
+
+class _Sections:
+    """The heading stack of a document, carried across its pages."""
+
+    def __init__(self) -> None:
+        self.stack: list[Heading] = []
+
+    def enter(self, h: Heading) -> None:
+        if h.level == 2 and self.stack and self.stack[-1].level >= 3:
+            h = Heading(h.start, h.end, self.stack[-1].level + 1, h.title)  # a title inside a case study
+        while self.stack and self.stack[-1].level >= h.level:
+            self.stack.pop()
+        self.stack.append(h)
+
+    def close_labelled(self) -> None:
+        """A "Source:" line closes the figure, table or case study above it."""
+        while self.stack and self.stack[-1].level >= 3:
+            self.stack.pop()
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(h.title for h in self.stack)
+
+    @property
+    def in_references(self) -> bool:
+        return bool(self.stack) and self.stack[-1].title.lower().rstrip(":") in _REFERENCE_SECTIONS
+
+
+def _blocks(page: Page) -> Iterable[tuple[str, int, int]]:
+    """(kind, start, end) in page order: heading, row (a tab-separated line), para (between blank lines)."""
+    text = page.text
+    heads = {h.start: h for h in page.headings}
+    pos = 0
+    for line in text.split("\n"):
+        a, b = pos, pos + len(line)
+        pos = b + 1
+        s, e = _trim(text, a, b)
+        if e <= s:
+            yield "blank", a, b
+        elif s in heads:
+            yield "heading", s, e
+        elif "\t" in line:
+            yield "row", a, b
+        else:
+            yield "line", s, e
+
+
+def _is_header_row(cells: list[str]) -> bool:
+    cells = [c.strip() for c in cells if c.strip()]
+    return bool(cells) and all(len(c) <= 45 and not c.endswith(".") for c in cells)
+
+
+class Chunker:
+    """Chunks one document's pages in order; state is the section path and the current table."""
+
+    def __init__(
+        self,
+        title: str = "",
+        max_tokens: int = 200,
+        max_chars: int = 900,
+        count_tokens: Callable[[str], int] = estimate_tokens,
+    ) -> None:
+        self.title = title
+        self.max_tokens = max_tokens
+        self.max_chars = max_chars
+        self.count = count_tokens
+        self.sections = _Sections()
+        self.table: dict | None = None
+
+    def chunks(self, pages: Iterable[Page]) -> list[Chunk]:
+        out: list[Chunk] = []
+        for page in pages:
+            out.extend(self._page(page))
+        return out
+
+    def _emit(self, page: Page, sents: list[tuple[int, int]], kind: str = "text", context: str = "") -> Chunk:
+        start, end = sents[0][0], sents[-1][1]
+        return Chunk(
+            id=f"{page.doc}#p{page.page}:{start}-{end}",
+            doc=page.doc,
+            page=page.page,
+            start=start,
+            end=end,
+            text=page.text[start:end],
+            section=self.sections.path,
+            sentences=tuple(sents),
+            kind=kind,
+            context=context,
+        )
+
+    def _page(self, page: Page) -> list[Chunk]:
+        text, out = page.text, []
+        pending: list[tuple[int, int]] = []  # sentences of the chunk being filled
+        para: list[tuple[int, int]] = []  # consecutive non-blank lines
+
+        def flush_para() -> None:
+            nonlocal pending
+            if not para:
+                return
+            a, b = para[0][0], para[-1][1]
+            para.clear()
+            if self.sections.in_references:
+                out.append(self._emit(page, split_sentences(text, a, b), kind="reference"))
+                return
+            for sent in split_sentences(text, a, b):
+                for piece in _split_long(text, sent, self.max_tokens, self.count):
+                    if pending and self._too_big(text, pending[0][0], piece[1]):
+                        out.append(self._emit(page, pending))
+                        pending = []
+                    pending.append(piece)
+
+        def flush_chunk() -> None:
+            nonlocal pending
+            flush_para()
+            if pending:
+                out.append(self._emit(page, pending))
+                pending = []
+
+        for kind, a, b in _blocks(page):
+            if kind == "line":
+                if para and text[para[-1][1] : a].count("\n") > 1:
+                    flush_para()
+                if text[a:b].startswith("Source:"):
+                    para.append((a, b))
+                    flush_chunk()
+                    self.sections.close_labelled()
+                    self.table = None
+                    continue
+                para.append((a, b))
+                continue
+            if kind == "blank":
+                flush_para()
+                if self.sections.in_references:
+                    flush_chunk()
+                continue
+            flush_chunk()
+            if kind == "heading":
+                h = next(h for h in page.headings if h.start == a)
+                self.sections.enter(h)
+                self.table = None
+                pending = [(a, b)]
+            else:
+                out.append(self._row(page, a, b))
+        flush_chunk()
+        return out
+
+    def _too_big(self, text: str, a: int, b: int) -> bool:
+        return b - a > self.max_chars or self.count(text[a:b]) > self.max_tokens
+
+    def _row(self, page: Page, a: int, b: int) -> Chunk:
+        line = page.text[a:b]
+        cells = line.split("\t")
+        title = self.sections.path[-1] if self.sections.path else ""
+        if self.table is None:
+            self.table = {"title": title, "header": None, "first": ""}
+            if _is_header_row(cells):
+                self.table["header"] = [c.strip() for c in cells]
+        elif cells[0].strip():
+            self.table["first"] = cells[0].strip()
+        header = self.table["header"]
+        context = title
+        if header and [c.strip() for c in cells] != header:
+            context += " | Columns: " + " | ".join(h or "-" for h in header)
+            if not cells[0].strip() and self.table["first"]:
+                context += f" | {header[0] or 'Row'}: {self.table['first']}"
+        sents: list[tuple[int, int]] = []
+        pos = a
+        for cell in cells:
+            s, e = _trim(page.text, pos, pos + len(cell))
+            if e > s:
+                sents.extend(split_sentences(page.text, s, e))
+            pos += len(cell) + 1
+        chunk = self._emit(page, sents, kind="table_row", context=context)
+        return chunk
+
+
+def chunk_document(
+    pages: list[Page],
+    title: str = "",
+    max_tokens: int = 200,
+    max_chars: int = 900,
+    count_tokens: Callable[[str], int] = estimate_tokens,
+) -> list[Chunk]:
+    """All chunks of one document, in page order, with stable ids."""
+    return Chunker(title, max_tokens, max_chars, count_tokens).chunks(pages)

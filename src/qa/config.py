@@ -1,0 +1,57 @@
+"""Settings with defaults; ``fingerprint()`` covers every field that changes the index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+FORMAT_NAME = "qa-index"
+FORMAT_VERSION = 1
+
+# Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
+_INDEX_FIELDS = (
+    "model",
+    "max_tokens",
+    "max_chars",
+    "embed_context",
+    "bm25_stemmer",
+    "bm25_k1",
+    "bm25_b",
+    "dense_kind",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: Path = Path("corpus")
+    index: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    max_tokens: int = 200  # word pieces per chunk, under the model's 256 window with room for the context
+    max_chars: int = 900
+    embed_context: bool = True  # prepend title and section to what is embedded
+    bm25_stemmer: str = "english"
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    dense_kind: str = "flat"  # flat | hnsw | ivf | auto
+    max_file_bytes: int = 200 * 1024 * 1024
+    batch_size: int = 64
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        base = cls(
+            corpus=Path(os.environ.get("QA_CORPUS", "corpus")),
+            index=Path(os.environ.get("QA_INDEX", "index")),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def index_settings(self) -> dict:
+        d = asdict(self)
+        return {k: d[k] for k in _INDEX_FIELDS}
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.index_settings(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,572 @@
+"""The one stateful object: build / update / save (atomic) / load (validated) / status / search / ask."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from qa import __version__
+from qa.chunk import chunk_document
+from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
+from qa.errors import IndexProblem, IngestError, UsageError
+from qa.ingest import FileReport, read_file, scan_corpus, sha256_file
+from qa.records import Chunk, Document, Hit, Page
+
+FILES = ("manifest.json", "pages.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "lexical")
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def embed_text(chunk: Chunk, title: str, with_context: bool) -> str:
+    """What is embedded for a chunk: its text, after the document title, section path and table header."""
+    if not with_context:
+        return chunk.text
+    parts = [title, " > ".join(chunk.section[-2:]), chunk.context]
+    head = " | ".join(p for p in parts if p)
+    return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _fsync_dir(path: Path) -> None:
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _recover(index: Path) -> None:
+    """Finish a swap that a crash interrupted: the old index was moved aside but the new one not moved in."""
+    if index.exists():
+        return
+    for old in sorted(index.parent.glob(f".{index.name}.old-*")):
+        if (old / "manifest.json").is_file():
+            old.rename(index)
+            return
+
+
+def _swap_in(tmp: Path, index: Path) -> None:
+    aside = index.parent / f".{index.name}.old-{os.getpid()}"
+    if index.exists():
+        index.rename(aside)
+    tmp.rename(index)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- build
+
+
+class _Previous:
+    """What an existing, compatible index can lend to an update: pages, chunks and vectors per file."""
+
+    def __init__(self, index: Path, settings: Settings) -> None:
+        self.files: dict[str, dict] = {}
+        self.pages: dict[str, list[Page]] = {}
+        self.chunks: dict[str, list[tuple[Chunk, int]]] = {}
+        self.vectors: np.ndarray | None = None
+        self.reason = ""
+        try:
+            manifest = json.loads((index / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return
+        if manifest.get("format", {}).get("version") != FORMAT_VERSION:
+            self.reason = "format version changed"
+            return
+        if manifest.get("fingerprint") != settings.fingerprint():
+            self.reason = "settings changed"
+            return
+        try:
+            vectors = np.load(index / "vectors.npy", allow_pickle=False)
+            chunks = [Chunk.from_dict(d) for d in _read_jsonl(index / "chunks.jsonl")]
+            pages = [Page.from_dict(d) for d in _read_jsonl(index / "pages.jsonl")]
+        except (OSError, ValueError, KeyError):
+            self.reason = "previous index unreadable"
+            return
+        if len(vectors) != len(chunks):
+            self.reason = "previous index inconsistent"
+            return
+        self.files = {f["path"]: f for f in manifest.get("files", [])}
+        self.vectors = vectors
+        for p in pages:
+            self.pages.setdefault(p.doc, []).append(p)
+        for i, c in enumerate(chunks):
+            self.chunks.setdefault(c.doc, []).append((c, i))
+
+
+def build_index(
+    corpus: str | Path = "corpus",
+    index: str | Path = "index",
+    settings: Settings | None = None,
+    embedder=None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Build or incrementally update the index; returns a report. The previous index survives any failure."""
+    from qa.embed import get_embedder
+
+    corpus, index = Path(corpus), Path(index)
+    settings = settings or Settings()
+    timings = {"ingest": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
+    t0 = time.perf_counter()
+    found, refused = scan_corpus(corpus)
+    if not found and not refused:
+        raise UsageError(f"corpus folder {corpus} has no documents (add PDF, TXT, MD or HTML files)")
+    _recover(index)
+    prev = None if rebuild else _Previous(index, settings)
+    reports: list[FileReport] = list(refused)
+    docs: list[tuple[Document, list[Page], list[Chunk], list[int | None]]] = []
+    added, changed, unchanged = [], [], []
+    for n, (rel, path) in enumerate(found):
+        if progress:
+            progress("read", n, len(found))
+        rep = FileReport(rel)
+        try:
+            rep.bytes = path.stat().st_size
+            rep.sha256 = sha256_file(path) if rep.bytes <= settings.max_file_bytes else ""
+        except OSError as e:
+            reports.append(FileReport(rel, status="skipped", reason=f"cannot read ({e.strerror})"))
+            continue
+        old = prev.files.get(rel) if prev else None
+        if old and old.get("sha256") == rep.sha256 and rep.sha256:
+            unchanged.append(rel)
+            if old["status"] != "ok":
+                reports.append(FileReport(**{k: old[k] for k in FileReport.__dataclass_fields__ if k in old}))
+                continue
+            kept = prev.chunks.get(rel, [])
+            doc = Document(
+                doc=rel, title=old["title"], format=old["format"], pages=old["pages"], url=old.get("url")
+            )
+            docs.append((doc, prev.pages.get(rel, []), [c for c, _ in kept], [i for _, i in kept]))
+            reports.append(FileReport(**{k: old[k] for k in FileReport.__dataclass_fields__ if k in old}))
+            continue
+        (changed if old else added).append(rel)
+        t = time.perf_counter()
+        try:
+            doc, pages = read_file(path, rel, settings.max_file_bytes, rep)
+        except IngestError as e:
+            rep.status, rep.reason = "skipped", str(e)
+            reports.append(rep)
+            timings["ingest"] += time.perf_counter() - t
+            continue
+        t1 = time.perf_counter()
+        timings["ingest"] += t1 - t
+        chunks = chunk_document(pages, doc.title, settings.max_tokens, settings.max_chars)
+        timings["chunk"] += time.perf_counter() - t1
+        if not chunks:
+            rep.status, rep.reason = "skipped", "no text to index"
+            reports.append(rep)
+            continue
+        rep.pages = len(pages)
+        docs.append((doc, pages, chunks, [None] * len(chunks)))
+        reports.append(rep)
+    removed = sorted(set(prev.files) - {r for r, _ in found} - {r.path for r in refused}) if prev else []
+    if progress:
+        progress("read", len(found), len(found))
+    if not docs:
+        reasons = "; ".join(f"{r.path}: {r.reason}" for r in reports) or "none found"
+        raise UsageError(f"no readable documents in {corpus} ({reasons}); the previous index is unchanged")
+
+    up_to_date = (
+        prev is not None
+        and prev.vectors is not None
+        and not added
+        and not changed
+        and not removed
+        and index.joinpath("manifest.json").is_file()
+        and {r.path for r in refused}
+        == {p for p, f in prev.files.items() if f["status"] != "ok" and p not in unchanged}
+    )
+    report = {
+        "index": str(index),
+        "corpus": str(corpus),
+        "added": added,
+        "changed": changed,
+        "removed": removed,
+        "unchanged": unchanged,
+        "skipped": [r.to_dict() for r in reports if r.status != "ok"],
+    }
+    if up_to_date and not rebuild:
+        report.update(
+            embedded=0,
+            updated=False,
+            summary="index up to date: " + _summary(report, 0),
+            timings={k: round(v, 3) for k, v in timings.items()},
+            previous=(prev.reason if prev else ""),
+        )
+        return report
+
+    emb = embedder or get_embedder(settings.model)
+    all_chunks = [c for _, _, cs, _ in docs for c in cs]
+    vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
+    texts, todo_rows = [], []
+    for row, (title, c, src) in enumerate(
+        (d.title, c, s) for d, _, cs, srcs in docs for c, s in zip(cs, srcs, strict=True)
+    ):
+        if src is None:
+            texts.append(embed_text(c, title, settings.embed_context))
+            todo_rows.append(row)
+        else:
+            vectors[row] = prev.vectors[src]
+    t = time.perf_counter()
+    batch = settings.batch_size * 4
+    for i in range(0, len(texts), batch):
+        if progress:
+            progress("embed", i, len(texts))
+        vectors[todo_rows[i : i + batch]] = emb.encode(texts[i : i + batch])
+    if progress:
+        progress("embed", len(texts), len(texts))
+    timings["embed"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for rep in reports:
+        rep.chunks = sum(1 for c in all_chunks if c.doc == rep.path)
+    by_doc = {d.doc: d for d, _, _, _ in docs}
+    manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
+    _write(index, manifest, docs, all_chunks, vectors, settings)
+    timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    report.update(
+        embedded=len(texts),
+        updated=True,
+        summary=_summary(report, len(texts)),
+        documents=len(docs),
+        pages=sum(len(p) for _, p, _, _ in docs),
+        chunks=len(all_chunks),
+        timings={k: round(v, 3) for k, v in timings.items()},
+        previous=(prev.reason if prev else "rebuild"),
+    )
+    if log:
+        log(report["summary"])
+    return report
+
+
+def _summary(report: dict, embedded: int) -> str:
+    parts = [f"{len(report['unchanged'])} unchanged"]
+    if report["added"]:
+        parts.append(f"{len(report['added'])} added")
+    if report["changed"]:
+        parts.append(f"{len(report['changed'])} changed")
+    parts[-1] += f" ({embedded} chunks embedded)" if embedded or report["added"] or report["changed"] else ""
+    if report["removed"]:
+        parts.append(f"{len(report['removed'])} removed")
+    if report["skipped"]:
+        parts.append(f"{len(report['skipped'])} skipped")
+    return ", ".join(parts)
+
+
+def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
+    files = []
+    for rep in sorted(reports, key=lambda r: r.path):
+        entry = rep.to_dict()
+        if rep.path in by_doc:
+            d = by_doc[rep.path]
+            entry.update(title=d.title, format=d.format, url=d.url)
+        files.append(entry)
+    from qa.store import choose_kind
+
+    return {
+        "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
+        "package": {"name": "qa", "version": __version__},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {"id": emb.model_id, "dim": emb.dim},
+        "chunking": {
+            "max_tokens": settings.max_tokens,
+            "max_chars": settings.max_chars,
+            "embed_context": settings.embed_context,
+        },
+        "bm25": {
+            "stemmer": settings.bm25_stemmer,
+            "k1": settings.bm25_k1,
+            "b": settings.bm25_b,
+            "stopwords": "en",
+        },
+        "dense": {"kind": choose_kind(settings.dense_kind, len(all_chunks)), "metric": "inner_product"},
+        "settings": settings.index_settings(),
+        "fingerprint": settings.fingerprint(),
+        "counts": {
+            "documents": len(docs),
+            "pages": sum(len(p) for _, p, _, _ in docs),
+            "chunks": len(all_chunks),
+            "skipped": sum(1 for r in reports if r.status != "ok"),
+        },
+        "files": files,
+    }
+
+
+def _write(index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.ndarray, settings) -> None:
+    from qa.lexical import Lexical
+    from qa.store import VectorStore
+
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.parent / f".{index.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
+        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
+        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+        VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
+        lex_texts = [f"{c.context}\n{c.text}" if c.context else c.text for c in chunks]
+        Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(
+            tmp / "lexical"
+        )
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        _fsync_dir(tmp)
+        _swap_in(tmp, index)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------- load
+
+
+def _bad(index: Path, what: str) -> IndexProblem:
+    return IndexProblem(f"index at {index} {what}; rebuild it with: qa index --rebuild --index {index}")
+
+
+class Index:
+    """A loaded index: pages, chunks, vectors, the FAISS store and BM25, plus the embedder (lazy)."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict,
+        pages: list[Page],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        store,
+        lexical,
+        embedder=None,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.pages = {(p.doc, p.page): p for p in pages}
+        self.chunks = chunks
+        self.vectors = vectors
+        self.store = store
+        self.lexical = lexical
+        self._embedder = embedder
+        self.documents = {f["path"]: f for f in manifest["files"] if f["status"] == "ok"}
+        self.doc_rows: dict[str, np.ndarray] = {}
+        for i, c in enumerate(chunks):
+            self.doc_rows.setdefault(c.doc, []).append(i)
+        self.doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in self.doc_rows.items()}
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from qa.embed import get_embedder
+
+            self._embedder = get_embedder(self.manifest["model"]["id"])
+        return self._embedder
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.encode([text])[0]
+
+    def search(
+        self, query: str, k: int = 5, docs: list[str] | None = None, retriever: str = "hybrid"
+    ) -> list[Hit]:
+        """Ranked hits for a query (dense, BM25 or their fusion), optionally inside some documents."""
+        from qa.retrieve import search
+
+        return search(self, query, k=k, docs=docs, retriever=retriever)
+
+    def ask(
+        self,
+        question: str,
+        history: list | None = None,
+        docs: list[str] | None = None,
+        k: int = 8,
+        retriever: str = "hybrid",
+    ):
+        """An extractive answer with citations, or an abstention (see qa.answer)."""
+        from qa.answer import ask
+
+        return ask(self, question, history=history, docs=docs, k=k, retriever=retriever)
+
+    def resolve_docs(self, docs: list[str] | None) -> list[str] | None:
+        """Document filters by id (relative path), file name or unique prefix; unknown ones raise UsageError."""
+        if not docs:
+            return None
+        out = []
+        for d in docs:
+            d = d.strip().replace("\\", "/").removeprefix("corpus/")
+            matches = [x for x in self.documents if x == d] or [
+                x for x in self.documents if x.startswith(d) or Path(x).name == d or Path(x).stem == d
+            ]
+            if not matches:
+                raise UsageError(f"unknown document '{d}' (see: qa status --json for the documents)")
+            out.extend(m for m in matches if m not in out)
+        return out
+
+    def status(self, corpus: str | Path | None = None, settings: Settings | None = None) -> dict:
+        return status(self.path, corpus, settings, manifest=self.manifest)
+
+
+def load_index(index: str | Path = "index", model: str | None = None, embedder=None) -> Index:
+    """Load and validate an index; any problem raises an error naming the command that fixes it."""
+    from qa.lexical import Lexical
+    from qa.store import VectorStore
+
+    index = Path(index)
+    _recover(index)
+    if not (index / "manifest.json").is_file():
+        if index.is_dir() and any(index.iterdir()):
+            raise _bad(index, "has no manifest.json (incomplete or damaged)")
+        raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}")
+    try:
+        manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+        fmt = manifest["format"]
+    except (ValueError, KeyError, TypeError):
+        raise _bad(index, "has an unreadable manifest.json") from None
+    if fmt.get("name") != FORMAT_NAME or fmt.get("version") != FORMAT_VERSION:
+        raise _bad(
+            index,
+            f"has format {fmt.get('name')} v{fmt.get('version')}, this qa reads "
+            f"{FORMAT_NAME} v{FORMAT_VERSION}",
+        )
+    if model and model != manifest["model"]["id"]:
+        raise _bad(index, f"was built with model '{manifest['model']['id']}', not '{model}'")
+    for name in FILES:
+        if not (index / name).exists():
+            raise _bad(index, f"is missing {name}")
+    try:
+        pages = [Page.from_dict(d) for d in _read_jsonl(index / "pages.jsonl")]
+        chunks = [Chunk.from_dict(d) for d in _read_jsonl(index / "chunks.jsonl")]
+    except (ValueError, KeyError, TypeError):
+        raise _bad(index, "has a damaged pages.jsonl or chunks.jsonl") from None
+    try:
+        vectors = np.load(index / "vectors.npy", allow_pickle=False, mmap_mode="r")
+        store = VectorStore.load(index / "dense.faiss", manifest["dense"]["kind"])
+        lexical = Lexical.load(index / "lexical", manifest["bm25"]["stemmer"])
+    except Exception as e:  # numpy, faiss and bm25s each raise their own types on damaged files
+        raise _bad(index, f"has a damaged vector or BM25 file ({type(e).__name__})") from None
+    n = manifest["counts"]["chunks"]
+    counts = {
+        "chunks.jsonl": len(chunks),
+        "vectors.npy": len(vectors),
+        "dense.faiss": store.ntotal,
+        "lexical": int(lexical.retriever.scores["num_docs"]),
+    }
+    wrong = {k: v for k, v in counts.items() if v != n}
+    if wrong:
+        raise _bad(
+            index,
+            f"is inconsistent: manifest says {n} chunks but "
+            + ", ".join(f"{k} has {v}" for k, v in wrong.items()),
+        )
+    if vectors.shape[1:] != (manifest["model"]["dim"],):
+        raise _bad(
+            index, f"has vectors of dimension {vectors.shape[1:]} for a model of {manifest['model']['dim']}"
+        )
+    return Index(index, manifest, pages, chunks, vectors, store, lexical, embedder)
+
+
+# ---------------------------------------------------------------- status
+
+
+def status(
+    index: str | Path,
+    corpus: str | Path | None = None,
+    settings: Settings | None = None,
+    manifest: dict | None = None,
+) -> dict:
+    """Compare the corpus with the manifest: added, changed, removed files and changed settings."""
+    index = Path(index)
+    if manifest is None:
+        _recover(index)
+        try:
+            manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}") from None
+        except ValueError:
+            raise _bad(index, "has an unreadable manifest.json") from None
+    settings = settings or Settings()
+    out = {
+        "index": str(index),
+        "created": manifest["created"],
+        "model": manifest["model"],
+        "counts": manifest["counts"],
+        "dense": manifest["dense"],
+        "documents": [
+            {k: f.get(k) for k in ("path", "title", "format", "pages", "chunks", "url")}
+            for f in manifest["files"]
+            if f["status"] == "ok"
+        ],
+        "skipped": [
+            {"path": f["path"], "reason": f["reason"]} for f in manifest["files"] if f["status"] != "ok"
+        ],
+    }
+    if corpus is not None:
+        found, refused = scan_corpus(Path(corpus))
+        known = {f["path"]: f for f in manifest["files"]}
+        current = {rel: p for rel, p in found}
+        added = sorted(set(current) - set(known) | ({r.path for r in refused} - set(known)))
+        changed = sorted(
+            rel for rel, p in current.items() if rel in known and known[rel]["sha256"] != _quick_sha(p)
+        )
+        removed = sorted(set(known) - set(current) - {r.path for r in refused})
+        settings_changed = sorted(
+            k for k, v in settings.index_settings().items() if manifest.get("settings", {}).get(k) != v
+        )
+        out.update(
+            corpus=str(corpus),
+            added=added,
+            changed=changed,
+            removed=removed,
+            settings_changed=settings_changed,
+            stale=bool(added or changed or removed or settings_changed),
+        )
+    return out
+
+
+def _quick_sha(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return ""
+
+
+def progress_printer(quiet: bool) -> Progress | None:
+    """tqdm bars on stderr for reading and embedding when attached to a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(
+                total=total,
+                desc=stage,
+                unit="file" if stage == "read" else "chunk",
+                file=sys.stderr,
+                leave=False,
+            )
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update

@@ -1,0 +1,453 @@
+"""Files → normalised pages. One reader per format; one normaliser for all.
+
+Normalisation (every later offset refers to its output):
+- Unicode NFKC (folds ligatures such as "ﬁ", odd spaces, full-width forms); soft hyphens and zero-width
+  characters dropped.
+- Markup escapes undone (``US\\$`` → ``US$``); Markdown emphasis markers (``**``, ``*``, ``__``) and inline
+  formatting tags (``<i>``, ``<ul …>``, …) dropped, so users read clean text.
+- Words hyphenated across a line or page break joined (``in-`` / ``frastructure`` → ``infrastructure``); a
+  hyphen before a capital stays (``India-`` / ``Japan`` → ``India-Japan``).
+- Runs of spaces collapsed to one, spaces around tabs (table cells) dropped, blank lines collapsed to one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.errors import IngestError, UsageError
+from qa.records import Document, Heading, Page
+
+FORMATS = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+IGNORE_FILE = ".qaignore"
+
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$<>|~&])")
+_PLACEHOLDER = {"*": "\ue000", "_": "\ue001"}
+_STRONG = re.compile(r"\*\*|__(?=\w)|(?<=\w)__")
+_EMPH = re.compile(r"(?<![\w*])\*(?=[^\s*])|(?<=[^\s*])\*(?![\w*])")
+_INLINE_TAGS = re.compile(
+    r"</?(?:i|b|em|strong|u|ul|ol|li|span|br|sup|sub|p|div|font)\b[^<>\n]{0,300}?/?>", re.I
+)
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+_HYPHEN_LOWER = re.compile(r"(?<=[^\W\d_])-[ \t]*\n\s*(?=[a-z])")
+_HYPHEN_OTHER = re.compile(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[A-Z])")
+_SPACES = re.compile(r"[^\S\n\t]+")
+_TAB_SPACES = re.compile(r" *\t *")
+_BLANKS = re.compile(r"\n{3,}")
+# A blank line between a line that does not end a sentence and one starting in lower case is a line wrap
+# (pdftotext's double-spaced output), not a paragraph break.
+_WRAPPED_BLANK = re.compile(r"(?<=[^\s.?!:;])[ \t]*\n[ \t]*\n(?=[ \t]*[a-z(])")
+_TOC_LEADER = re.compile(r"(\.{4,}|·{3,}|…{2,}|_{4,})\s*[\divxlc]*$", re.I)
+_LONE_NUMBER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6})\s*$", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+# Sentinel that marks a Markdown heading line through normalisation: \x01<level>\x02title
+_HMARK = re.compile(r"^\x01(\d)\x02", re.M)
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?[ \t]+([A-Z][^\n\t]{1,120})$")
+_LABELLED = re.compile(
+    r"^(?:Case Study|Table|Figure|Box|Exhibit|Annexure|Annex|Appendix)[ \t]+[\dA-Z]{1,3}[:.][^\n\t]*$"
+)
+_TOP_WORDS = {
+    "references",
+    "bibliography",
+    "works cited",
+    "abstract",
+    "executive summary",
+    "acknowledgements",
+    "about the authors",
+    "about the author",
+    "glossary",
+    "endnotes",
+    "notes",
+    "appendix",
+    "acknowledgments",
+    "conclusion",
+    "introduction",
+    "foreword",
+    "preface",
+}
+
+
+@dataclass
+class FileReport:
+    """The fate of one corpus file, as recorded in the manifest."""
+
+    path: str
+    sha256: str = ""
+    bytes: int = 0
+    pages: int = 0
+    chunks: int = 0
+    status: str = "ok"  # ok | skipped
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "status": self.status,
+            "reason": self.reason,
+            "warnings": self.warnings,
+        }
+
+
+# ---------------------------------------------------------------- corpus walk
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    f = root / IGNORE_FILE
+    if not f.is_file():
+        return []
+    lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def scan_corpus(root: Path) -> tuple[list[tuple[str, Path]], list[FileReport]]:
+    """Sorted (doc id, path) of readable candidates, and reports for files refused before reading."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(
+            f"corpus folder not found: {root} (create it and put PDF, TXT, MD or HTML files in it)"
+        )
+    real_root = root.resolve()
+    ignore = _ignore_patterns(root)
+    found: list[tuple[str, Path]] = []
+    refused: list[FileReport] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in dirnames:
+            if (Path(dirpath) / d).is_symlink():
+                rel = (Path(dirpath) / d).relative_to(root).as_posix()
+                refused.append(FileReport(rel, status="skipped", reason="symlinked folder not followed"))
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if any(fnmatch.fnmatch(rel, pat) for pat in ignore):
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    refused.append(
+                        FileReport(rel, status="skipped", reason="symlink points outside the corpus")
+                    )
+                    continue
+            if path.suffix.lower() not in FORMATS:
+                refused.append(
+                    FileReport(rel, status="skipped", reason=f"unsupported file type '{path.suffix or name}'")
+                )
+                continue
+            found.append((rel, path))
+    return found, refused
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+def normalise(text: str) -> str:
+    """Clean one page of text (see the module docstring for what changes)."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub(" ", text)
+    text = _ESCAPED.sub(lambda m: _PLACEHOLDER.get(m.group(1), m.group(1)), text)
+    text = _STRONG.sub("", text)
+    text = _EMPH.sub("", text)
+    text = _INLINE_TAGS.sub(" ", text)
+    for char, mark in _PLACEHOLDER.items():
+        text = text.replace(mark, char)
+    text = _HYPHEN_LOWER.sub("", text)
+    text = _HYPHEN_OTHER.sub("-", text)
+    text = _SPACES.sub(" ", text)
+    text = _TAB_SPACES.sub("\t", text)
+    text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
+    text = re.sub(r"\n[ \t]*\n", "\n\n", text)
+    text = _WRAPPED_BLANK.sub("\n", text)
+    text = _BLANKS.sub("\n\n", text)
+    return text.strip(" \n")
+
+
+def join_page_hyphens(texts: list[str]) -> list[str]:
+    """Move the tail of a word hyphenated across a page break onto the page where it starts."""
+    out = list(texts)
+    for i in range(len(out) - 1):
+        m = re.search(r"(?<=[^\W\d_])-$", out[i])
+        nxt = re.match(r"\s*([a-z][^\s]*)", out[i + 1])
+        if m and nxt:
+            out[i] = out[i][:-1] + nxt.group(1)
+            out[i + 1] = out[i + 1][nxt.end() :].lstrip(" \n")
+    return out
+
+
+def _is_heading_line(line: str, prev_blank: bool, next_blank: bool) -> int:
+    """Heading level of a plain-text line (0 = not a heading)."""
+    s = line.strip()
+    if not s or "\t" in s or len(s) > 130 or _TOC_LEADER.search(s):
+        return 0
+    if _LABELLED.match(s):
+        return 3
+    if not prev_blank:
+        return 0
+    m = _NUMBERED.match(s)
+    if m and not s.endswith((".", ",", ";")) and len(s.split()) <= 16:
+        return m.group(1).count(".") + 1
+    if not next_blank:
+        return 0
+    if s.lower().rstrip(":") in _TOP_WORDS:
+        return 1
+    words = s.split()
+    if (
+        len(words) <= 8
+        and s[0].isupper()
+        and not s.endswith((".", ",", ";", ":", "?", "!"))
+        and not s.replace(" ", "").isdigit()
+    ):
+        long_words = [w for w in words if len(w) >= 4]
+        capitalised = [w for w in long_words if w[0].isupper()]
+        if long_words and len(capitalised) * 2 >= len(long_words):
+            return 2
+    return 0
+
+
+def find_headings(text: str) -> tuple[Heading, ...]:
+    """Headings of a plain-text page: numbered, labelled (Table/Figure/Case Study) and short title lines."""
+    lines = text.split("\n")
+    out, pos = [], 0
+    for i, line in enumerate(lines):
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        next_blank = i == len(lines) - 1 or not lines[i + 1].strip()
+        level = _is_heading_line(line, prev_blank, next_blank)
+        if level:
+            lead = len(line) - len(line.lstrip())
+            title = line.strip()
+            out.append(Heading(pos + lead, pos + lead + len(title), level, title))
+        pos += len(line) + 1
+    return tuple(out)
+
+
+def _take_marked_headings(text: str) -> tuple[str, tuple[Heading, ...]]:
+    """Strip Markdown heading sentinels from normalised text, returning their spans."""
+    parts, headings, pos, last = [], [], 0, 0
+    for m in _HMARK.finditer(text):
+        parts.append(text[last : m.start()])
+        pos += m.start() - last
+        line_end = text.find("\n", m.end())
+        line_end = len(text) if line_end < 0 else line_end
+        title = text[m.end() : line_end].strip()
+        headings.append(Heading(pos, pos + len(title), int(m.group(1)), title))
+        parts.append(title)
+        pos += len(title)
+        last = line_end
+    parts.append(text[last:])
+    return "".join(parts), tuple(headings)
+
+
+def markdown_to_marked(text: str) -> str:
+    """Markdown → text with heading sentinels; links and images reduced to their words."""
+    text = _MD_IMAGE.sub(r"\1", text)
+    text = _MD_LINK.sub(r"\1", text)
+    return _MD_HEADING.sub(lambda m: f"\x01{len(m.group(1))}\x02{m.group(2)}", text)
+
+
+# ---------------------------------------------------------------- readers
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes → str: UTF-8 / BOMs first, else detected with charset-normalizer; binary data is refused."""
+    if not data.strip():
+        raise IngestError("empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data[: 4 << 20]).best()
+            if best is None:
+                raise IngestError("binary data, not text") from None
+            text = data.decode(best.encoding, errors="replace")
+    sample = text[:200_000]
+    bad = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
+    if bad > max(8, len(sample) // 50):
+        raise IngestError("binary data, not text")
+    if not text.strip():
+        raise IngestError("empty file")
+    return text
+
+
+def _first_block_title(text: str) -> str | None:
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        if lines:
+            title = " ".join(lines[:3])
+            return title if len(title) <= 150 else None
+    return None
+
+
+def _pages_from_texts(
+    doc: str, raw_pages: list[str], markdown: bool, labels: list[str | None] | None = None
+) -> list[Page]:
+    texts = [markdown_to_marked(t) if markdown else t for t in raw_pages]
+    texts = join_page_hyphens([normalise(t) for t in texts])
+    pages = []
+    for i, text in enumerate(texts):
+        if markdown:
+            text, headings = _take_marked_headings(text)
+        else:
+            headings = find_headings(text)
+        pages.append(
+            Page(doc=doc, page=i + 1, text=text, label=labels[i] if labels else None, headings=headings)
+        )
+    return pages
+
+
+def _split_form_feeds(text: str) -> list[str]:
+    parts = text.split("\f")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()  # pdftotext ends every page with a form feed
+    return parts
+
+
+def read_text(path: Path, doc: str, data: bytes, markdown: bool = False) -> tuple[Document, list[Page]]:
+    pages = _pages_from_texts(doc, _split_form_feeds(decode_text(data)), markdown)
+    heads = [h.title for p in pages for h in p.headings]
+    first = next((p.text for p in pages if p.text), "")
+    title = (heads[0] if markdown and heads else None) or _first_block_title(first) or path.stem
+    return Document(doc=doc, title=title, format="markdown" if markdown else "text", pages=len(pages)), pages
+
+
+def read_html(path: Path, doc: str, data: bytes) -> tuple[Document, list[Page]]:
+    import trafilatura
+
+    html = decode_text(data)
+    md = trafilatura.extract(
+        html,
+        output_format="markdown",
+        include_formatting=True,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        include_comments=False,
+        favor_recall=True,
+    )
+    if not md:
+        md = trafilatura.html2txt(html) or ""
+    if not md.strip():
+        raise IngestError("no readable text in the HTML")
+    meta = trafilatura.extract_metadata(html)
+    pages = _pages_from_texts(doc, [md], markdown=True)
+    heads = [h.title for h in pages[0].headings]
+    title = (meta.title if meta and meta.title else None) or (heads[0] if heads else None) or path.stem
+    url = meta.url if meta and meta.url else None
+    return Document(doc=doc, title=title, format="html", pages=1, url=url), pages
+
+
+def read_pdf(path: Path, doc: str, report: FileReport) -> tuple[Document, list[Page]]:
+    from pypdf import PasswordType, PdfReader
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise IngestError("encrypted with a password")
+        n = len(reader.pages)
+        labels = list(reader.page_labels) if "/PageLabels" in reader.trailer["/Root"] else None
+    except IngestError:
+        raise
+    except Exception as e:  # pypdf raises many types for damaged files
+        raise IngestError(f"corrupt or unreadable PDF ({type(e).__name__}: {e})") from None
+    if n == 0:
+        raise IngestError("PDF has no pages")
+    raw, empty = [], []
+    for i in range(n):
+        try:
+            raw.append(reader.pages[i].extract_text() or "")
+        except Exception as e:
+            report.warnings.append(f"page {i + 1}: text extraction failed ({type(e).__name__})")
+            raw.append("")
+        if not raw[-1].strip():
+            empty.append(i + 1)
+    if len(empty) == n:
+        raise IngestError("no text layer on any page (scanned?)")
+    if empty:
+        report.warnings.append(
+            f"no text layer (scanned?) on page{'s' if len(empty) > 1 else ''} " + _ranges(empty)
+        )
+    pages = _pages_from_texts(doc, raw, markdown=False, labels=labels or [_printed_number(t) for t in raw])
+    meta_title = None
+    try:
+        meta_title = (reader.metadata.title or "").strip() if reader.metadata else None
+    except Exception:
+        meta_title = None
+    first = next((p.text for p in pages if p.text), "")
+    title = meta_title or _first_block_title(first) or path.stem
+    return Document(doc=doc, title=title, format="pdf", pages=n), pages
+
+
+def _printed_number(text: str) -> str | None:
+    """A page number printed alone on the first or last line of a page (used where a PDF has no labels)."""
+    lines = [ln for ln in text.strip().split("\n") if ln.strip()]
+    for line in (lines[:1] + lines[-1:]) if lines else []:
+        if _LONE_NUMBER.match(line):
+            return line.strip()
+    return None
+
+
+def _ranges(nums: list[int]) -> str:
+    out, start = [], nums[0]
+    for a, b in zip(nums, nums[1:] + [None], strict=True):
+        if b != a + 1:
+            out.append(str(start) if start == a else f"{start}-{a}")
+            start = b
+    return ", ".join(out)
+
+
+def read_file(path: Path, doc: str, max_bytes: int, report: FileReport) -> tuple[Document, list[Page]]:
+    """Read one corpus file into pages. Raises IngestError with the reason when it cannot."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise IngestError(f"file too large ({size / 1e6:.0f} MB > cap {max_bytes / 1e6:.0f} MB)")
+    if size == 0:
+        raise IngestError("empty file")
+    fmt = FORMATS[path.suffix.lower()]
+    if fmt == "pdf":
+        with open(path, "rb") as f:
+            if not f.read(1024).lstrip().startswith(b"%PDF"):
+                raise IngestError("not a PDF (no %PDF header)")
+        return read_pdf(path, doc, report)
+    data = path.read_bytes()
+    if data.lstrip()[:5] == b"%PDF-":
+        raise IngestError(f"PDF data in a {path.suffix} file")
+    if fmt == "html":
+        return read_html(path, doc, data)
+    return read_text(path, doc, data, markdown=fmt == "markdown")

@@ -1,0 +1,76 @@
+"""The vector store: FAISS inner-product indexes behind add / search / save / load.
+
+A server-backed store (e.g. Milvus) can replace this class without touching retrieval or answering.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+KINDS = ("flat", "hnsw", "ivf")
+AUTO_HNSW_ABOVE = 200_000  # below this, exact search is already a few ms on two cores
+
+
+def _faiss():
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    faiss.omp_set_num_threads(int(os.environ.get("QA_FAISS_THREADS", "1")))
+    return faiss
+
+
+def choose_kind(kind: str, n: int) -> str:
+    if kind == "auto":
+        return "hnsw" if n > AUTO_HNSW_ABOVE else "flat"
+    if kind not in KINDS:
+        raise ValueError(f"unknown dense index kind '{kind}' (choose from auto, {', '.join(KINDS)})")
+    return kind
+
+
+class VectorStore:
+    def __init__(self, index, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 64
+    ) -> VectorStore:
+        faiss = _faiss()
+        n, dim = vectors.shape
+        kind = choose_kind(kind, n)
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = ef_search
+        elif kind == "ivf" and n >= 64:
+            nlist = max(8, int(np.sqrt(n)))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 40, 10_000)]])
+            index.nprobe = max(8, nlist // 16)
+        else:
+            kind = "flat"
+            index = faiss.IndexFlatIP(dim)
+        if n:
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index, kind)
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest rows by inner product; ids of -1 are padding."""
+        k = max(1, min(k, self.ntotal))
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        return scores[0], ids[0]
+
+    def save(self, path: Path) -> None:
+        _faiss().write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, kind: str) -> VectorStore:
+        return cls(_faiss().read_index(str(path)), kind)
