@@ -7,12 +7,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from qa.config import Settings  # noqa: E402
 from qa.errors import QAError, UsageError  # noqa: E402
+
+
+# Modules with an add_parser(subparsers) function; each sets func=... on its parser(s).
+_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _out(args, obj: dict, human: str) -> None:
@@ -74,6 +79,63 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _format_answer(ans) -> str:
+    lines = []
+    if ans.message and not ans.abstained:
+        lines.append(f"({ans.message})")
+    if ans.abstained:
+        lines.append(ans.message)
+        if ans.related:
+            lines.append("\nRelated reading (not an answer):")
+            lines += [f"  - {c.title}, p. {c.page}: {c.quote[:200]}" for c in ans.related]
+        return "\n".join(lines)
+    lines.append(ans.display or ans.answer)
+    lines.append(f"\nconfidence {ans.confidence:.2f}")
+    for c in ans.citations:
+        label = f" (printed {c.label})" if c.label and c.label != str(c.page) else ""
+        section = f", {' > '.join(c.section)}" if c.section else ""
+        lines.append(f"[{c.n}] {c.title}, p. {c.page}{label}{section} [{c.doc}:{c.start}-{c.end}]")
+        for ref in c.references:
+            lines.append(
+                f"    The document cites: {ref.get('label', '')}, {ref.get('title', '')} — {ref.get('url', '')}"
+            )
+    return "\n".join(lines)
+
+
+def cmd_ask(args) -> int:
+    from qa.index import load_index
+
+    s = _settings(args)
+    idx = load_index(s.index)
+    history = [h for h in (args.history or [])]
+    ans = idx.ask(args.question, history=history, docs=args.doc, k=args.k, retriever=args.retriever)
+    _out(args, ans.to_dict(), _format_answer(ans))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from qa.evaluate import evaluate, load_questions, report_markdown
+    from qa.index import load_index
+
+    s = _settings(args)
+    idx = load_index(s.index)
+    questions = load_questions(args.questions)
+    if args.compare:
+        results = {r: evaluate(idx, questions, retriever=r)["metrics"] for r in ("dense", "bm25", "hybrid")}
+        keys = list(results["hybrid"])
+        table = ["| metric | dense | bm25 | hybrid |", "|---|---|---|---|"]
+        table += [f"| {k} | " + " | ".join(str(results[r][k]) for r in results) + " |" for k in keys]
+        _out(args, {"compare": results}, "\n".join(table))
+        return 0
+    result = evaluate(idx, questions, retriever=args.retriever)
+    if args.report:
+        Path(args.report).write_text(report_markdown(result, f"qa eval: {args.questions}"), encoding="utf-8")
+    m = result["metrics"]
+    human = "\n".join(f"{k:>22}: {v}" for k, v in m.items())
+    _out(args, result, human)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Extractive, cited answers from your documents.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,6 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("status", help="what the index holds and whether the corpus changed since")
     common(sp)
     sp.set_defaults(func=cmd_status)
+
+    sp = sub.add_parser("ask", help="ask a question; prints cited verbatim sentences or an abstention")
+    sp.add_argument("question")
+    common(sp, corpus=False)
+    sp.add_argument("--doc", action="append", help="only this document (relative path or id); repeatable")
+    sp.add_argument("--k", type=int, default=8, help="hits to retrieve (default 8)")
+    sp.add_argument("--retriever", choices=["dense", "bm25", "hybrid"], default="hybrid")
+    sp.add_argument("--history", action="append", help="an earlier question of the conversation; repeatable")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("eval", help="measure retrieval and answers against a question set (JSON lines)")
+    sp.add_argument("--questions", required=True, help="JSON lines: id, question, answers[, doc, pages]")
+    common(sp, corpus=False)
+    sp.add_argument("--retriever", choices=["dense", "bm25", "hybrid"], default="hybrid")
+    sp.add_argument("--report", help="write a markdown report with the failures to this file")
+    sp.add_argument("--compare", action="store_true", help="dense / bm25 / hybrid side by side")
+    sp.set_defaults(func=cmd_eval)
+    # Each further command lives in its own module, which adds its parser here (heavy imports stay inside).
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
     return p
 
 

@@ -1,0 +1,487 @@
+"""Extractive answers: the best verbatim sentences inside the top hits, with citations, or an abstention.
+
+Sentence score = dense similarity of question and sentence + IDF-weighted term overlap + a bonus when the
+sentence holds what the question type asks for (an amount, a date, a name) + the chunk's retrieval rank.
+Confidence = how much of what the question pins down (its rarer terms, numbers, years and names) the
+evidence holds, blended with the best sentence's similarity. Below ``ABSTAIN_BELOW`` the answer abstains.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.errors import UsageError
+from qa.records import Answer, Chunk, Citation, Hit
+
+MAX_QUESTION_CHARS = 2000
+ABSTAIN_BELOW = 0.5  # calibrated on the dev set: see README "Confidence and abstention"
+NO_ANSWER = "The documents don't answer this question."
+MAX_SENTENCES = 3
+MAX_ANSWER_CHARS = 420
+CANDIDATE_HITS = 8
+
+_STOP = set(
+    """a an the of in on at to for from by with and or but if then than as is are was were be been being
+do does did doing has have had having it its this that these those there their they them he she his her we our
+you your i me my what which who whom whose when where why how much many any some all each other into about
+over under between during after before so such not no nor only own same too very can could will would shall
+should may might must also just more most per via s t according paper brief document documents say says said
+tell""".split()
+)
+_QWORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d[\d,]*(?:\.\d+)?")
+_NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE = re.compile(
+    rf"\b(?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?,?\s+(?:\d{{1,2}},?\s+)?\d{{4}}|(?:{_MONTHS})\s+\d{{4}}|"
+    rf"(?:19|20)\d\d(?:[–-](?:19|20)?\d\d)?)\b",
+    re.I,
+)
+_AMOUNT = re.compile(
+    r"(?:(?:US)?\$|₹|Rs\.?|INR|USD|¥|€)\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:billion|million|trillion|"
+    r"crore|lakh|bn|mn|Bn|MW|GW|%))?|\d[\d,]*(?:\.\d+)?\s?(?:%|per ?cent|billion|million|crore|"
+    r"lakh|trillion|MW|GW|nm|km|units|processors|chips)|\d[\d,]*(?:\.\d+)?",
+    re.I,
+)
+_FOLLOWUP = re.compile(
+    r"^(and|what about|how about|and what about|what of|also|then|same for|and for|and in)\b", re.I
+)
+_PRONOUN = re.compile(r"\b(it|its|they|their|them|this|that|these|those|there|he|she|his|her)\b", re.I)
+
+
+def _stem(word: str) -> str:
+    w = word.lower().replace("’", "'").strip("'-")
+    if w.endswith("'s"):
+        w = w[:-2]
+    for suffix in (
+        "ations",
+        "ation",
+        "ities",
+        "ity",
+        "ments",
+        "ment",
+        "ings",
+        "ing",
+        "ies",
+        "ied",
+        "ers",
+        "er",
+        "ed",
+        "es",
+        "s",
+        "ly",
+    ):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            return w[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+    return w
+
+
+def _norm_num(s: str) -> str:
+    return s.replace(",", "").rstrip(".")
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of a text, stemmed; numbers without thousands separators."""
+    out = []
+    for w in _WORD.findall(text.replace("–", "-")):
+        if w[0].isdigit():
+            out.append(_norm_num(w))
+        elif w.lower() not in _STOP and len(w) > 1:
+            out.append(_stem(w))
+    return out
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    kind: str  # quantity | date | entity | other
+    terms: tuple[str, ...]
+    numbers: tuple[str, ...]  # numbers and years the question pins down
+    names: tuple[str, ...]  # capitalised names and acronyms, stemmed
+
+
+def classify(text: str) -> str:
+    t = text.lower()
+    if re.search(
+        r"\bhow (much|many|large|big)\b|\bwhat (amount|percentage|share|size|number|value)\b|"
+        r"\bhow much\b|\bwhat was allocated\b|\bwhat is the (budget|cost|outlay|total)",
+        t,
+    ):
+        return "quantity"
+    if re.search(
+        r"\bwhen\b|\bwhat (year|month|date)\b|\bwhich (year|month|date)\b|\bin which (year|month)\b", t
+    ):
+        return "date"
+    if re.search(
+        r"^\s*who\b|\bwhich (company|companies|organisation|organization|firm|country|countries|"
+        r"ministry|agency|institution)\b",
+        t,
+    ):
+        return "entity"
+    return "other"
+
+
+def parse_question(text: str) -> Question:
+    words = _WORD.findall(text.replace("–", "-"))
+    names = []
+    for i, w in enumerate(words):
+        if w[0].isupper() and w.lower() not in _STOP and w.lower() not in _QWORDS and (i > 0 or w.isupper()):
+            names.append(_stem(w))
+    nums = tuple(_norm_num(n) for n in _NUM.findall(text.replace("–", "-")))
+    return Question(
+        text=text,
+        kind=classify(text),
+        terms=tuple(dict.fromkeys(terms(text))),
+        numbers=nums,
+        names=tuple(dict.fromkeys(names)),
+    )
+
+
+def validate(question: str) -> str:
+    q = (question or "").strip()
+    if not q or not re.search(r"\w", q):
+        raise UsageError("the question is empty: type a question in words")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
+    return q
+
+
+def _history_questions(history) -> list[str]:
+    """Previous user questions from a list of strings, {question: ...} or chat {role, content} messages."""
+    out = []
+    for turn in history or []:
+        if isinstance(turn, str):
+            out.append(turn)
+        elif isinstance(turn, dict):
+            if turn.get("role") == "user" and isinstance(turn.get("content"), str):
+                out.append(turn["content"])
+            elif isinstance(turn.get("question"), str):
+                out.append(turn["question"])
+        elif isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
+            out.append(turn[0])
+    return [q for q in out if q.strip()]
+
+
+def contextualise(question: str, history) -> str:
+    """Rewrite a short follow-up ("And in 2023-2024?", "What about Japan?") using the previous question."""
+    previous = _history_questions(history)
+    if not previous:
+        return question
+    prev = previous[-1]
+    q = question.strip()
+    short = len(terms(q)) <= 3
+    if not (_FOLLOWUP.search(q) or (short and _PRONOUN.search(q)) or len(q.split()) <= 3):
+        return question
+    rest = _FOLLOWUP.sub("", q).strip(" ?.!,")
+    rest = re.sub(r"^(in|for|of|on)\s+", "", rest, flags=re.I)
+    new_years = _YEAR.findall(rest) or re.findall(r"\d{4}[–-]\d{2,4}", rest)
+    if new_years and re.search(r"\d{4}(?:[–-]\d{2,4})?", prev):
+        return re.sub(r"\d{4}(?:[–-]\d{2,4})?", rest.strip(), prev, count=1)
+    new_names = [w for w in _WORD.findall(rest) if w[0].isupper()]
+    old_names = [w for w in _WORD.findall(prev)[1:] if w[0].isupper() and w.lower() not in _STOP]
+    if new_names and old_names:
+        return prev.replace(old_names[0], rest, 1)
+    return f"{prev} {q}"
+
+
+class _Stats:
+    """Document frequencies of terms over the chunks, computed once per index."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        df: dict[str, int] = {}
+        for c in chunks:
+            for t in set(terms(f"{c.context} {c.text}")):
+                df[t] = df.get(t, 0) + 1
+        self.df = df
+        self.n = max(1, len(chunks))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+
+def _stats(index) -> _Stats:
+    st = getattr(index, "_answer_stats", None)
+    if st is None:
+        st = _Stats(index.chunks)
+        index._answer_stats = st
+    return st
+
+
+@dataclass
+class _Cand:
+    hit: Hit
+    pos: int  # sentence number inside the chunk
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    dense: float = 0.0
+
+
+def _is_heading(chunk: Chunk, text: str) -> bool:
+    return text in chunk.section or text.startswith("Source:") or len(text) < 12
+
+
+def _sentence_vectors(index, cands: list[_Cand]) -> np.ndarray:
+    cache: dict = index.__dict__.setdefault("_sentence_cache", {})
+    missing = [c for c in cands if (c.hit.chunk.id, c.start) not in cache]
+    if missing:
+        vecs = index.embedder.encode([c.text for c in missing])
+        for c, v in zip(missing, vecs, strict=True):
+            cache[(c.hit.chunk.id, c.start)] = v
+    return np.stack([cache[(c.hit.chunk.id, c.start)] for c in cands])
+
+
+def _kind_bonus(kind: str, text: str) -> float:
+    if kind == "quantity":
+        return 1.0 if _AMOUNT.search(text) and _NUM.search(text) else 0.0
+    if kind == "date":
+        return 1.0 if _DATE.search(text) else 0.0
+    if kind == "entity":
+        caps = re.findall(r"(?<![.!?]\s)\b[A-Z][A-Za-z]+", text[1:])
+        return min(1.0, len(caps) / 3)
+    return 0.0
+
+
+def _overlap(q: Question, text_terms: set[str], st: _Stats) -> float:
+    if not q.terms:
+        return 0.0
+    total = sum(st.idf(t) for t in q.terms)
+    got = sum(st.idf(t) for t in q.terms if t in text_terms)
+    return got / total if total else 0.0
+
+
+def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]:
+    st = _stats(index)
+    cands = []
+    for hit in hits[:CANDIDATE_HITS]:
+        c = hit.chunk
+        page = index.pages[(c.doc, c.page)].text
+        spans = [(c.start, c.end)] if c.kind == "table_row" else c.sentences  # a row answers whole
+        for pos, (a, b) in enumerate(spans):
+            text = page[a:b]
+            if not _is_heading(c, text):
+                cands.append(_Cand(hit, pos, a, b, text))
+    if not cands:
+        return []
+    sims = _sentence_vectors(index, cands) @ qvec
+    for cand, sim in zip(cands, sims, strict=True):
+        c = cand.hit.chunk
+        own = set(terms(cand.text + (" " + c.context if c.kind == "table_row" else "")))
+        ctx = own | set(terms(c.context)) | set(terms(" ".join(c.section[-1:])))
+        cand.dense = float(sim)
+        cand.score = (
+            1.0 * float(sim)
+            + 0.6 * _overlap(q, own, st)
+            + 0.25 * _overlap(q, ctx, st)
+            + 0.25 * _kind_bonus(q.kind, cand.text)
+            + 0.15 / (1 + 0.5 * (cand.hit.rank - 1))
+            - (0.3 if c.kind == "reference" and q.kind != "date" else 0.0)
+        )
+    cands.sort(key=lambda x: -x.score)
+    return cands
+
+
+def _evidence_terms(index, best: _Cand) -> set[str]:
+    """Terms of the best sentence, its neighbours in the chunk, and the chunk's context and section."""
+    c = best.hit.chunk
+    page = index.pages[(c.doc, c.page)].text
+    if c.kind == "table_row":
+        text = c.text
+    else:
+        lo, hi = max(0, best.pos - 1), min(len(c.sentences), best.pos + 2)
+        text = " ".join(page[a:b] for a, b in c.sentences[lo:hi])
+    return set(terms(f"{text} {c.context} {' '.join(c.section[-2:])}"))
+
+
+def confidence(index, q: Question, best: _Cand) -> float:
+    """How much of what the question pins down the evidence holds, blended with sentence similarity."""
+    st = _stats(index)
+    ev = _evidence_terms(index, best)
+    coverage = _overlap(q, ev, st)
+    missing_nums = [n for n in q.numbers if n not in ev]
+    missing_names = [n for n in q.names if n not in ev]
+    rare_missing = [t for t in q.terms if t not in ev and st.df.get(t, 0) == 0]
+    conf = 0.55 * coverage + 0.45 * max(0.0, min(1.0, (best.dense - 0.2) / 0.5))
+    conf *= 0.5 ** len(missing_nums) * 0.7 ** len(missing_names) * 0.6 ** len(rare_missing)
+    if q.kind != "other" and _kind_bonus(q.kind, best.text) == 0.0:
+        conf *= 0.8
+    return max(0.0, min(1.0, conf))
+
+
+def _select(cands: list[_Cand]) -> list[_Cand]:
+    """The best sentence, plus what it needs: the list after a lead-in, a strong neighbour, up to 3."""
+    best = cands[0]
+    chosen = [best]
+    same = {(c.hit.chunk.id, c.pos): c for c in cands}
+    cid = best.hit.chunk.id
+    if best.text.rstrip().endswith(":"):
+        for pos in range(best.pos + 1, best.pos + MAX_SENTENCES):
+            nxt = same.get((cid, pos))
+            if nxt:
+                chosen.append(nxt)
+    else:
+        for pos in (best.pos + 1, best.pos - 1):
+            nb = same.get((cid, pos))
+            if nb and nb.score >= 0.92 * best.score and sum(len(c.text) for c in chosen) + len(nb.text) < 350:
+                chosen.append(nb)
+                break
+    chosen.sort(key=lambda c: c.pos)
+    total, out = 0, []
+    for c in chosen:
+        if out and total + len(c.text) > MAX_ANSWER_CHARS:
+            break
+        out.append(c)
+        total += len(c.text)
+    return out
+
+
+def _highlight(q: Question, text: str) -> tuple[int, int] | None:
+    """The part of a quote that most directly answers: an amount, a date, or the clause matching the question."""
+    pattern = {"quantity": _AMOUNT, "date": _DATE}.get(q.kind)
+    if pattern:
+        best = None
+        for m in pattern.finditer(text):
+            if _norm_num(m.group(0)) in q.numbers:
+                continue
+            if best is None or len(m.group(0)) > len(best.group(0)):
+                best = m
+        if best:
+            return best.start(), best.end()
+    qt = set(q.terms)
+    clauses = [(m.start(), m.end()) for m in re.finditer(r"[^,;:()\t]+", text)]
+    scored = [(sum(1 for t in terms(text[a:b]) if t in qt), a, b) for a, b in clauses]
+    scored = [s for s in scored if s[0] > 0]
+    if not scored:
+        return None
+    _, a, b = max(scored, key=lambda s: (s[0], -(s[2] - s[1])))
+    while a < b and text[a].isspace():
+        a += 1
+    return a, b
+
+
+def _row_display(index, chunk: Chunk, q: Question) -> str:
+    """A table row as "Row label — Column: value (unit)" for the columns the question names, else all."""
+    cells = [c.strip() for c in chunk.text.split("\t")]
+    m = re.search(r"Columns: (.*?)(?: \| [^|]+: [^|]+)?$", chunk.context)
+    header = [h.strip() for h in m.group(1).split(" | ")] if m else []
+    unit = re.search(r"\(in ([^)]+)\)", chunk.context)
+    label = cells[0] or (re.search(r"\| [^|:]+: ([^|]+)$", chunk.context) or [None, ""])[1]
+    pairs = list(zip(header[1:], cells[1:], strict=False))
+    wanted = [(h, v) for h, v in pairs if set(terms(h)) & (set(q.terms) | set(q.numbers))]
+    shown = wanted or pairs
+    body = "; ".join(f"{h}: {v}" for h, v in shown if v)
+    suffix = f" ({unit.group(1)})" if unit else ""
+    return f"{label} — {body}{suffix}" if body else chunk.text
+
+
+def _citation(index, n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
+    page = index.pages[(chunk.doc, chunk.page)]
+    info = index.documents.get(chunk.doc, {})
+    refs = index.references_for(chunk, start, end) if hasattr(index, "references_for") else ()
+    evidence = index.evidence_for(chunk, page.text[start:end], refs) if hasattr(index, "evidence_for") else ()
+    return Citation(
+        n=n,
+        doc=chunk.doc,
+        title=info.get("title") or chunk.doc,
+        page=chunk.page,
+        label=page.label,
+        section=chunk.section,
+        start=start,
+        end=end,
+        quote=page.text[start:end],
+        url=info.get("url"),
+        score=round(score, 4),
+        references=tuple(refs),
+        evidence=tuple(evidence),
+    )
+
+
+def _related(index, hits: list[Hit], cands: list[_Cand]) -> tuple[Citation, ...]:
+    """The closest passages, for an abstention: best sentence of each of the top three chunks."""
+    out, seen = [], set()
+    for cand in cands:
+        cid = cand.hit.chunk.id
+        if cid in seen:
+            continue
+        seen.add(cid)
+        out.append(_citation(index, len(out) + 1, cand.hit.chunk, cand.start, cand.end, cand.score))
+        if len(out) == 3:
+            break
+    return tuple(out)
+
+
+def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: str = "hybrid") -> Answer:
+    """Answer with verbatim cited sentences, or abstain with related reading."""
+    from qa.retrieve import search
+
+    question = validate(question)
+    effective = contextualise(question, history)
+    q = parse_question(effective)
+    qvec = index.embed_query(effective)
+    hits = search(index, effective, k=max(k, CANDIDATE_HITS), docs=docs, retriever=retriever, qvec=qvec)
+    cands = _score(index, q, qvec, hits) if hits else []
+    if not cands:
+        return Answer(
+            question=question,
+            answer="",
+            abstained=True,
+            confidence=0.0,
+            hits=tuple(hits[:k]),
+            message=NO_ANSWER,
+        )
+    conf = confidence(index, q, cands[0])
+    if conf < ABSTAIN_BELOW:
+        return Answer(
+            question=question,
+            answer="",
+            abstained=True,
+            confidence=conf,
+            hits=tuple(hits[:k]),
+            message=NO_ANSWER,
+            related=_related(index, hits, cands),
+        )
+    chosen = _select(cands)
+    citations, highlights, quotes, shown = [], [], [], []
+    for cand in chosen:
+        chunk = cand.hit.chunk
+        if (
+            citations
+            and citations[-1].doc == chunk.doc
+            and citations[-1].page == chunk.page
+            and 0 <= cand.start - citations[-1].end <= 2
+        ):
+            prev = citations.pop()
+            cit = _citation(index, prev.n, chunk, prev.start, cand.end, max(prev.score, cand.score))
+        else:
+            cit = _citation(index, len(citations) + 1, chunk, cand.start, cand.end, cand.score)
+        citations.append(cit)
+    for cit in citations:
+        quotes.append(cit.quote)
+        chunk = next(c.hit.chunk for c in chosen if c.hit.chunk.doc == cit.doc and c.start >= cit.start)
+        shown.append(_row_display(index, chunk, q) if chunk.kind == "table_row" else cit.quote)
+        span = _highlight(q, cit.quote)
+        if span:
+            a, b = span
+            highlights.append(
+                {"citation": cit.n, "start": cit.start + a, "end": cit.start + b, "text": cit.quote[a:b]}
+            )
+    return Answer(
+        question=question,
+        answer=" ".join(quotes),
+        abstained=False,
+        confidence=conf,
+        citations=tuple(citations),
+        hits=tuple(hits[:k]),
+        highlights=tuple(highlights),
+        display=" ".join(shown),
+        message="" if effective == question else f"Understood as: {effective}",
+    )
