@@ -30,8 +30,11 @@ do does did doing has have had having it its this that these those there their t
 you your i me my what which who whom whose when where why how much many any some all each other into about
 over under between during after before so such not no nor only own same too very can could will would shall
 should may might must also just more most per via s t according paper brief document documents say says said
-tell""".split()
+tell besides apart beside whether get got""".split()
 )
+# Words that name the kind of answer wanted, not something the evidence must contain.
+_TYPE_WORDS = {"month", "year", "date", "day", "time", "organis", "organiz", "compani", "countri", "sector", "area",
+               "type", "kind", "amount", "number", "name", "peopl", "person", "place", "way", "thing", "role"}
 _QWORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d[\d,]*(?:\.\d+)?")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -57,31 +60,37 @@ _FOLLOWUP = re.compile(
 _PRONOUN = re.compile(r"\b(it|its|they|their|them|this|that|these|those|there|he|she|his|her)\b", re.I)
 
 
+_STEMMER = None
+_IRREGULAR = {"built": "build", "made": "make", "led": "lead", "ran": "run", "grew": "grow", "grown": "grow",
+              "began": "begin", "begun": "begin", "sold": "sell", "bought": "buy", "held": "hold", "won": "win",
+              "spent": "spend", "brought": "bring", "taught": "teach", "known": "know", "knew": "know",
+              "given": "give", "gave": "give", "taken": "take", "took": "take", "shown": "show", "chose": "choose",
+              "chosen": "choose", "went": "go", "gone": "go", "did": "do", "done": "do", "paid": "pay",
+              "set": "set", "sent": "send", "met": "meet", "found": "find", "thought": "think", "told": "tell",
+              "became": "become", "fell": "fall", "rose": "rise", "risen": "rise", "drove": "drive",
+              "driven": "drive", "wrote": "write", "written": "write", "saw": "see", "seen": "see"}
+
+
 def _stem(word: str) -> str:
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
     w = word.lower().replace("’", "'").strip("'-")
     if w.endswith("'s"):
         w = w[:-2]
-    for suffix in (
-        "ations",
-        "ation",
-        "ities",
-        "ity",
-        "ments",
-        "ment",
-        "ings",
-        "ing",
-        "ies",
-        "ied",
-        "ers",
-        "er",
-        "ed",
-        "es",
-        "s",
-        "ly",
-    ):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-    return w
+    return _STEMMER.stemWord(_IRREGULAR.get(w, w))
+
+
+def _matches(term: str, pool: set[str]) -> bool:
+    """Exact, or the same word with a short ending (India/Indian, Japan/Japanese): a shared prefix of 5+."""
+    if term in pool:
+        return True
+    if len(term) < 5 or term[0].isdigit():
+        return False
+    return any(len(p) >= 5 and (p.startswith(term) or term.startswith(p)) and abs(len(p) - len(term)) <= 3
+               for p in pool)
 
 
 def _norm_num(s: str) -> str:
@@ -251,11 +260,24 @@ def _kind_bonus(kind: str, text: str) -> float:
     return 0.0
 
 
-def _overlap(q: Question, text_terms: set[str], st: _Stats) -> float:
+def _weights(q: Question, st: _Stats, cand_terms: list[set[str]]) -> dict[str, float]:
+    """Weight of each question term for choosing a sentence: global IDF times a local IDF over the candidate
+    sentences. Terms in most candidates name the topic (retrieval already found it); a term in few of them
+    is what singles out the answering sentence. Names count a little less."""
+    n = len(cand_terms)
+    out = {}
+    for t in q.terms:
+        local = sum(1 for ct in cand_terms if t in ct)
+        out[t] = st.idf(t) * math.log(1 + n / (1 + local)) * (0.7 if t in q.names else 1.0)
+    return out
+
+
+def _overlap(q: Question, text_terms: set[str], st: _Stats, weights: dict[str, float] | None = None) -> float:
     if not q.terms:
         return 0.0
-    total = sum(st.idf(t) for t in q.terms)
-    got = sum(st.idf(t) for t in q.terms if t in text_terms)
+    w = weights or {t: st.idf(t) for t in q.terms}
+    total = sum(w.values())
+    got = sum(v for t, v in w.items() if _matches(t, text_terms))
     return got / total if total else 0.0
 
 
@@ -273,14 +295,18 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
     if not cands:
         return []
     sims = _sentence_vectors(index, cands) @ qvec
-    for cand, sim in zip(cands, sims, strict=True):
+    owns = [set(terms(x.text + (" " + x.hit.chunk.context if x.hit.chunk.kind == "table_row" else "")))
+            for x in cands]
+    weights = _weights(q, st, owns)
+    for i, (cand, sim) in enumerate(zip(cands, sims, strict=True)):
         c = cand.hit.chunk
-        own = set(terms(cand.text + (" " + c.context if c.kind == "table_row" else "")))
-        ctx = own | set(terms(c.context)) | set(terms(" ".join(c.section[-1:])))
+        own = owns[i]
+        prev = owns[i - 1] if i and cands[i - 1].hit is cand.hit else set()
+        ctx = own | prev | set(terms(c.context)) | set(terms(" ".join(c.section[-1:])))
         cand.dense = float(sim)
         cand.score = (
             1.0 * float(sim)
-            + 0.6 * _overlap(q, own, st)
+            + 0.6 * _overlap(q, own, st, weights)
             + 0.25 * _overlap(q, ctx, st)
             + 0.25 * _kind_bonus(q.kind, cand.text)
             + 0.15 / (1 + 0.5 * (cand.hit.rank - 1))
@@ -302,17 +328,28 @@ def _evidence_terms(index, best: _Cand) -> set[str]:
     return set(terms(f"{text} {c.context} {' '.join(c.section[-2:])}"))
 
 
-def confidence(index, q: Question, best: _Cand) -> float:
-    """How much of what the question pins down the evidence holds, blended with sentence similarity."""
+def features(index, q: Question, best: _Cand) -> dict:
+    """What confidence is made of: coverage of the question by the evidence, and what is missing from it."""
     st = _stats(index)
     ev = _evidence_terms(index, best)
-    coverage = _overlap(q, ev, st)
-    missing_nums = [n for n in q.numbers if n not in ev]
-    missing_names = [n for n in q.names if n not in ev]
-    rare_missing = [t for t in q.terms if t not in ev and st.df.get(t, 0) == 0]
-    conf = 0.55 * coverage + 0.45 * max(0.0, min(1.0, (best.dense - 0.2) / 0.5))
-    conf *= 0.5 ** len(missing_nums) * 0.7 ** len(missing_names) * 0.6 ** len(rare_missing)
-    if q.kind != "other" and _kind_bonus(q.kind, best.text) == 0.0:
+    names = set(q.names)
+    attrs = [t for t in q.terms if t not in names and not t[0].isdigit() and t not in _TYPE_WORDS]
+    return {
+        "coverage": _overlap(q, ev, st),
+        "dense": best.dense,
+        "missing_numbers": [n for n in q.numbers if n not in ev],
+        "missing_names": [n for n in q.names if not _matches(n, ev)],
+        "missing_attrs": [t for t in attrs if not _matches(t, ev)],
+        "kind_ok": q.kind == "other" or _kind_bonus(q.kind, best.text) > 0,
+    }
+
+
+def confidence(index, q: Question, best: _Cand) -> float:
+    """How much of what the question pins down the evidence holds, blended with sentence similarity."""
+    f = features(index, q, best)
+    conf = 0.55 * f["coverage"] + 0.45 * max(0.0, min(1.0, (f["dense"] - 0.2) / 0.5))
+    conf *= 0.5 ** len(f["missing_numbers"]) * 0.7 ** len(f["missing_names"]) * 0.8 ** len(f["missing_attrs"])
+    if not f["kind_ok"]:
         conf *= 0.8
     return max(0.0, min(1.0, conf))
 
