@@ -18,11 +18,12 @@ from qa.errors import UsageError
 from qa.records import Answer, Chunk, Citation, Hit
 
 MAX_QUESTION_CHARS = 2000
-ABSTAIN_BELOW = 0.5  # calibrated on the dev set: see README "Confidence and abstention"
+ABSTAIN_BELOW = 0.4  # calibrated on the dev set: see README "Confidence and abstention"
 NO_ANSWER = "The documents don't answer this question."
 MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 420
 CANDIDATE_HITS = 8
+RERANK = 6
 
 _STOP = set(
     """a an the of in on at to for from by with and or but if then than as is are was were be been being
@@ -240,7 +241,12 @@ def _is_heading(chunk: Chunk, text: str) -> bool:
 
 
 def _sentence_vectors(index, cands: list[_Cand]) -> np.ndarray:
+    """A vector per candidate: a table row uses its chunk's vector (embedded with title and header),
+    a sentence is embedded on first use and cached for the life of the index."""
     cache: dict = index.__dict__.setdefault("_sentence_cache", {})
+    for c in cands:
+        if c.hit.chunk.kind == "table_row":
+            cache[(c.hit.chunk.id, c.start)] = index.vectors[index.row_of[c.hit.chunk.id]]
     missing = [c for c in cands if (c.hit.chunk.id, c.start) not in cache]
     if missing:
         vecs = index.embedder.encode([c.text for c in missing])
@@ -316,59 +322,67 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
     return cands
 
 
-def _evidence_terms(index, best: _Cand) -> set[str]:
-    """Terms of the best sentence, its neighbours in the chunk, and the chunk's context and section."""
-    c = best.hit.chunk
-    page = index.pages[(c.doc, c.page)].text
+def _window(index, cand: _Cand) -> str:
+    """The sentence with its neighbours in the chunk (a table row alone)."""
+    c = cand.hit.chunk
     if c.kind == "table_row":
-        text = c.text
-    else:
-        lo, hi = max(0, best.pos - 1), min(len(c.sentences), best.pos + 2)
-        text = " ".join(page[a:b] for a, b in c.sentences[lo:hi])
-    return set(terms(f"{text} {c.context} {' '.join(c.section[-2:])}"))
+        return c.text
+    page = index.pages[(c.doc, c.page)].text
+    lo, hi = max(0, cand.pos - 1), min(len(c.sentences), cand.pos + 2)
+    return " ".join(page[a:b] for a, b in c.sentences[lo:hi])
 
 
 def features(index, q: Question, best: _Cand) -> dict:
-    """What confidence is made of: coverage of the question by the evidence, and what is missing from it."""
+    """What confidence is made of. What the question pins down (names, what it asks about them) must be in the
+    passage (chunk, section, table header, document title); numbers must be next to the answer."""
     st = _stats(index)
-    ev = _evidence_terms(index, best)
+    c = best.hit.chunk
+    title = index.documents.get(c.doc, {}).get("title") or ""
+    near = set(terms(f"{_window(index, best)} {c.context}"))
+    passage = near | set(terms(f"{c.text} {' '.join(c.section)} {title}"))
     names = set(q.names)
     attrs = [t for t in q.terms if t not in names and not t[0].isdigit() and t not in _TYPE_WORDS]
     return {
-        "coverage": _overlap(q, ev, st),
+        "near": _overlap(q, near, st),
+        "passage": _overlap(q, passage, st),
         "dense": best.dense,
-        "missing_numbers": [n for n in q.numbers if n not in ev],
-        "missing_names": [n for n in q.names if not _matches(n, ev)],
-        "missing_attrs": [t for t in attrs if not _matches(t, ev)],
+        "missing_numbers": [n for n in q.numbers if n not in near],
+        "missing_names": [n for n in q.names if not _matches(n, passage)],
+        "missing_attrs": [t for t in attrs if not _matches(t, passage)],
+        "missing_near": [t for t in attrs if not _matches(t, near)],
         "kind_ok": q.kind == "other" or _kind_bonus(q.kind, best.text) > 0,
     }
 
 
-def confidence(index, q: Question, best: _Cand) -> float:
+def support(f: dict) -> float:
+    """How directly the sentence's neighbourhood holds what is asked: used to choose among good sentences."""
+    return f["near"] * 0.8 ** len(f["missing_near"]) * 0.5 ** len(f["missing_numbers"])
+
+
+def confidence(f: dict) -> float:
     """How much of what the question pins down the evidence holds, blended with sentence similarity."""
-    f = features(index, q, best)
-    conf = 0.55 * f["coverage"] + 0.45 * max(0.0, min(1.0, (f["dense"] - 0.2) / 0.5))
-    conf *= 0.5 ** len(f["missing_numbers"]) * 0.7 ** len(f["missing_names"]) * 0.8 ** len(f["missing_attrs"])
+    conf = 0.3 * f["near"] + 0.3 * f["passage"] + 0.4 * max(0.0, min(1.0, (f["dense"] - 0.2) / 0.5))
+    conf *= 0.5 ** len(f["missing_numbers"]) * 0.7 ** len(f["missing_names"]) * 0.7 ** len(f["missing_attrs"])
     if not f["kind_ok"]:
         conf *= 0.8
     return max(0.0, min(1.0, conf))
 
 
-def _select(cands: list[_Cand]) -> list[_Cand]:
-    """The best sentence, plus what it needs: the list after a lead-in, a strong neighbour, up to 3."""
+def _select(q: Question, cands: list[_Cand]) -> list[_Cand]:
+    """The best sentence, plus what it needs: the list after a lead-in, or the neighbour that holds what the
+    question asks and the best sentence lacks ("This transition reduces ..."); at most three sentences."""
     best = cands[0]
     chosen = [best]
     same = {(c.hit.chunk.id, c.pos): c for c in cands}
     cid = best.hit.chunk.id
     if best.text.rstrip().endswith(":"):
-        for pos in range(best.pos + 1, best.pos + MAX_SENTENCES):
-            nxt = same.get((cid, pos))
-            if nxt:
-                chosen.append(nxt)
+        chosen += [same[(cid, p)] for p in range(best.pos + 1, best.pos + MAX_SENTENCES) if (cid, p) in same]
     else:
+        own = set(terms(best.text))
+        lacking = [t for t in q.terms if t not in q.names and not _matches(t, own)]
         for pos in (best.pos + 1, best.pos - 1):
             nb = same.get((cid, pos))
-            if nb and nb.score >= 0.92 * best.score and sum(len(c.text) for c in chosen) + len(nb.text) < 350:
+            if nb and lacking and any(_matches(t, set(terms(nb.text))) for t in lacking):
                 chosen.append(nb)
                 break
     chosen.sort(key=lambda c: c.pos)
@@ -475,7 +489,13 @@ def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: st
             hits=tuple(hits[:k]),
             message=NO_ANSWER,
         )
-    conf = confidence(index, q, cands[0])
+    # Rerank the leading sentences by score plus confidence: prefer one whose neighbourhood holds what the
+    # question pins down over one that is merely similar.
+    head = cands[:RERANK]
+    feats = {id(c): features(index, q, c) for c in head}
+    head.sort(key=lambda c: -(c.score + support(feats[id(c)])))
+    cands[:RERANK] = head
+    conf = confidence(feats[id(cands[0])])
     if conf < ABSTAIN_BELOW:
         return Answer(
             question=question,
@@ -486,7 +506,7 @@ def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: st
             message=NO_ANSWER,
             related=_related(index, hits, cands),
         )
-    chosen = _select(cands)
+    chosen = _select(q, cands)
     citations, highlights, quotes, shown = [], [], [], []
     for cand in chosen:
         chunk = cand.hit.chunk

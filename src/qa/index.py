@@ -365,6 +365,7 @@ class Index:
         self.lexical = lexical
         self._embedder = embedder
         self.documents = {f["path"]: f for f in manifest["files"] if f["status"] == "ok"}
+        self.row_of = {c.id: i for i, c in enumerate(chunks)}
         self.doc_rows: dict[str, np.ndarray] = {}
         for i, c in enumerate(chunks):
             self.doc_rows.setdefault(c.doc, []).append(i)
