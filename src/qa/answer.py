@@ -24,6 +24,8 @@ MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 420
 CANDIDATE_HITS = 8
 RERANK = 6
+# A "how much" answer without an amount, a "when" answer without a date, a "who" answer without a name.
+_KIND_MISSING = {"quantity": 0.4, "date": 0.6, "entity": 0.85}
 
 _STOP = set(
     """a an the of in on at to for from by with and or but if then than as is are was were be been being
@@ -31,13 +33,36 @@ do does did doing has have had having it its this that these those there their t
 you your i me my what which who whom whose when where why how much many any some all each other into about
 over under between during after before so such not no nor only own same too very can could will would shall
 should may might must also just more most per via s t according paper brief document documents say says said
-tell besides apart beside whether get got""".split()
+tell besides apart beside whether get got make makes""".split()
 )
 # Words that name the kind of answer wanted, not something the evidence must contain.
-_TYPE_WORDS = {"month", "year", "date", "day", "time", "organis", "organiz", "compani", "countri", "sector", "area",
-               "type", "kind", "amount", "number", "name", "peopl", "person", "place", "way", "thing", "role"}
+_TYPE_WORDS = {
+    "month",
+    "year",
+    "date",
+    "day",
+    "time",
+    "organis",
+    "organiz",
+    "compani",
+    "countri",
+    "sector",
+    "area",
+    "type",
+    "kind",
+    "amount",
+    "number",
+    "name",
+    "peopl",
+    "person",
+    "place",
+    "way",
+    "thing",
+    "role",
+}
 _QWORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d[\d,]*(?:\.\d+)?")
+_WORD = re.compile(r"(?:19|20)\d\d-(?:19|20)?\d\d\b|[A-Za-z][A-Za-z0-9&'’\-]*|\d[\d,]*(?:\.\d+)?")
+_RANGE = re.compile(r"^((?:19|20)\d\d)-((?:19|20)?\d\d)$")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = (
@@ -62,14 +87,53 @@ _PRONOUN = re.compile(r"\b(it|its|they|their|them|this|that|these|those|there|he
 
 
 _STEMMER = None
-_IRREGULAR = {"built": "build", "made": "make", "led": "lead", "ran": "run", "grew": "grow", "grown": "grow",
-              "began": "begin", "begun": "begin", "sold": "sell", "bought": "buy", "held": "hold", "won": "win",
-              "spent": "spend", "brought": "bring", "taught": "teach", "known": "know", "knew": "know",
-              "given": "give", "gave": "give", "taken": "take", "took": "take", "shown": "show", "chose": "choose",
-              "chosen": "choose", "went": "go", "gone": "go", "did": "do", "done": "do", "paid": "pay",
-              "set": "set", "sent": "send", "met": "meet", "found": "find", "thought": "think", "told": "tell",
-              "became": "become", "fell": "fall", "rose": "rise", "risen": "rise", "drove": "drive",
-              "driven": "drive", "wrote": "write", "written": "write", "saw": "see", "seen": "see"}
+_IRREGULAR = {
+    "built": "build",
+    "made": "make",
+    "led": "lead",
+    "ran": "run",
+    "grew": "grow",
+    "grown": "grow",
+    "began": "begin",
+    "begun": "begin",
+    "sold": "sell",
+    "bought": "buy",
+    "held": "hold",
+    "won": "win",
+    "spent": "spend",
+    "brought": "bring",
+    "taught": "teach",
+    "known": "know",
+    "knew": "know",
+    "given": "give",
+    "gave": "give",
+    "taken": "take",
+    "took": "take",
+    "shown": "show",
+    "chose": "choose",
+    "chosen": "choose",
+    "went": "go",
+    "gone": "go",
+    "did": "do",
+    "done": "do",
+    "paid": "pay",
+    "set": "set",
+    "sent": "send",
+    "met": "meet",
+    "found": "find",
+    "thought": "think",
+    "told": "tell",
+    "became": "become",
+    "fell": "fall",
+    "rose": "rise",
+    "risen": "rise",
+    "drove": "drive",
+    "driven": "drive",
+    "wrote": "write",
+    "written": "write",
+    "saw": "see",
+    "seen": "see",
+}
 
 
 def _stem(word: str) -> str:
@@ -88,13 +152,20 @@ def _matches(term: str, pool: set[str]) -> bool:
     """Exact, or the same word with a short ending (India/Indian, Japan/Japanese): a shared prefix of 5+."""
     if term in pool:
         return True
-    if len(term) < 5 or term[0].isdigit():
+    if len(term) < 4 or term[0].isdigit():
         return False
-    return any(len(p) >= 5 and (p.startswith(term) or term.startswith(p)) and abs(len(p) - len(term)) <= 3
-               for p in pool)
+    return any(
+        len(p) >= 4 and (p.startswith(term) or term.startswith(p)) and abs(len(p) - len(term)) <= 6
+        for p in pool
+    )
 
 
 def _norm_num(s: str) -> str:
+    """ "10,500" → "10500"; a year range "2023-24" → "2023-2024"."""
+    m = _RANGE.match(s)
+    if m:
+        end = m.group(2) if len(m.group(2)) == 4 else m.group(1)[:2] + m.group(2)
+        return f"{m.group(1)}-{end}"
     return s.replace(",", "").rstrip(".")
 
 
@@ -145,7 +216,7 @@ def parse_question(text: str) -> Question:
     for i, w in enumerate(words):
         if w[0].isupper() and w.lower() not in _STOP and w.lower() not in _QWORDS and (i > 0 or w.isupper()):
             names.append(_stem(w))
-    nums = tuple(_norm_num(n) for n in _NUM.findall(text.replace("–", "-")))
+    nums = tuple(t for t in terms(text) if t[0].isdigit())
     return Question(
         text=text,
         kind=classify(text),
@@ -234,6 +305,8 @@ class _Cand:
     text: str
     score: float = 0.0
     dense: float = 0.0
+    own: frozenset = frozenset()  # the sentence's terms (a table row's with its header)
+    weights: dict | None = None  # question-term weights for choosing among these candidates
 
 
 def _is_heading(chunk: Chunk, text: str) -> bool:
@@ -290,7 +363,7 @@ def _overlap(q: Question, text_terms: set[str], st: _Stats, weights: dict[str, f
 def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]:
     st = _stats(index)
     cands = []
-    for hit in hits[:CANDIDATE_HITS]:
+    for hit in hits:
         c = hit.chunk
         page = index.pages[(c.doc, c.page)].text
         spans = [(c.start, c.end)] if c.kind == "table_row" else c.sentences  # a row answers whole
@@ -301,12 +374,15 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
     if not cands:
         return []
     sims = _sentence_vectors(index, cands) @ qvec
-    owns = [set(terms(x.text + (" " + x.hit.chunk.context if x.hit.chunk.kind == "table_row" else "")))
-            for x in cands]
+    owns = [
+        set(terms(x.text + (" " + x.hit.chunk.context if x.hit.chunk.kind == "table_row" else "")))
+        for x in cands
+    ]
     weights = _weights(q, st, owns)
     for i, (cand, sim) in enumerate(zip(cands, sims, strict=True)):
         c = cand.hit.chunk
         own = owns[i]
+        cand.own, cand.weights = frozenset(own), weights
         prev = owns[i - 1] if i and cands[i - 1].hit is cand.hit else set()
         ctx = own | prev | set(terms(c.context)) | set(terms(" ".join(c.section[-1:])))
         cand.dense = float(sim)
@@ -333,38 +409,38 @@ def _window(index, cand: _Cand) -> str:
 
 
 def features(index, q: Question, best: _Cand) -> dict:
-    """What confidence is made of. What the question pins down (names, what it asks about them) must be in the
-    passage (chunk, section, table header, document title); numbers must be next to the answer."""
+    """What support and confidence are made of. What the question pins down (names, what it asks about them)
+    must be in the passage (chunk, section, table header, document title); numbers next to the answer."""
     st = _stats(index)
     c = best.hit.chunk
     title = index.documents.get(c.doc, {}).get("title") or ""
-    near = set(terms(f"{_window(index, best)} {c.context}"))
+    near = set(terms(f"{_window(index, best)} {c.context} {' '.join(c.section[-2:])}"))
     passage = near | set(terms(f"{c.text} {' '.join(c.section)} {title}"))
     names = set(q.names)
     attrs = [t for t in q.terms if t not in names and not t[0].isdigit() and t not in _TYPE_WORDS]
     return {
-        "near": _overlap(q, near, st),
+        "own": _overlap(q, set(best.own), st, {t: w for t, w in best.weights.items() if t not in names}),
+        "near": _overlap(q, near, st, best.weights),
         "passage": _overlap(q, passage, st),
         "dense": best.dense,
         "missing_numbers": [n for n in q.numbers if n not in near],
         "missing_names": [n for n in q.names if not _matches(n, passage)],
         "missing_attrs": [t for t in attrs if not _matches(t, passage)],
-        "missing_near": [t for t in attrs if not _matches(t, near)],
+        "kind": q.kind,
         "kind_ok": q.kind == "other" or _kind_bonus(q.kind, best.text) > 0,
     }
 
 
 def support(f: dict) -> float:
-    """How directly the sentence's neighbourhood holds what is asked: used to choose among good sentences."""
-    return f["near"] * 0.8 ** len(f["missing_near"]) * 0.5 ** len(f["missing_numbers"])
+    """How directly the sentence (and less so its neighbours) holds what is asked: chooses among sentences."""
+    return (0.7 * f["own"] + 0.3 * f["near"]) * 0.5 ** len(f["missing_numbers"])
 
 
 def confidence(f: dict) -> float:
     """How much of what the question pins down the evidence holds, blended with sentence similarity."""
     conf = 0.3 * f["near"] + 0.3 * f["passage"] + 0.4 * max(0.0, min(1.0, (f["dense"] - 0.2) / 0.5))
     conf *= 0.5 ** len(f["missing_numbers"]) * 0.7 ** len(f["missing_names"]) * 0.7 ** len(f["missing_attrs"])
-    if not f["kind_ok"]:
-        conf *= 0.8
+    conf *= _KIND_MISSING.get(f["kind"], 1.0) if not f["kind_ok"] else 1.0
     return max(0.0, min(1.0, conf))
 
 
@@ -478,8 +554,9 @@ def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: st
     effective = contextualise(question, history)
     q = parse_question(effective)
     qvec = index.embed_query(effective)
-    hits = search(index, effective, k=max(k, CANDIDATE_HITS), docs=docs, retriever=retriever, qvec=qvec)
-    cands = _score(index, q, qvec, hits) if hits else []
+    pool = search(index, effective, k=max(k, CANDIDATE_HITS), docs=docs, retriever=retriever, qvec=qvec)
+    hits = pool[:k]
+    cands = _score(index, q, qvec, pool) if pool else []
     if not cands:
         return Answer(
             question=question,

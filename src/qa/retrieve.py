@@ -43,6 +43,16 @@ def fuse(rankings: list[list[tuple[int, float]]], k: int) -> list[tuple[int, flo
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
 
+def _with_leaders(
+    fused: list[tuple[int, float]], rankings: list[list[tuple[int, float]]], k: int, leaders: int
+) -> list[tuple[int, float]]:
+    """Each retriever's top ``leaders`` first, then the rest, each part in fused (RRF) order."""
+    must = {row for ranking in rankings for row, _ in ranking[:leaders]}
+    return (
+        [(row, s) for row, s in fused if row in must] + [(row, s) for row, s in fused if row not in must]
+    )[:k]
+
+
 def search(
     index,
     query: str,
@@ -50,8 +60,12 @@ def search(
     docs: list[str] | None = None,
     retriever: str = "hybrid",
     qvec: np.ndarray | None = None,
+    leaders: int = 1,
 ) -> list[Hit]:
-    """Ranked hits; k is clamped to the chunks available; ``docs`` restricts to some documents."""
+    """Ranked hits; k is clamped to the chunks available; ``docs`` restricts to some documents.
+
+    Hybrid search fuses the two rankings with RRF, after each retriever's top ``leaders``: a passage only one
+    retriever ranks first (an exact phrase BM25 finds) is not pushed down by fusion."""
     if retriever not in RETRIEVERS:
         raise ValueError(f"unknown retriever '{retriever}' (choose from {', '.join(RETRIEVERS)})")
     docs = index.resolve_docs(docs)
@@ -73,7 +87,8 @@ def search(
     elif retriever == "bm25":
         ranked = lexical[:k]
     else:
-        ranked = fuse([dense, lexical], k)
+        fused = fuse([dense, lexical], len(dense) + len(lexical))
+        ranked = _with_leaders(fused, [dense, lexical], k, leaders)
     return [
         Hit(chunk=index.chunks[row], score=score, rank=r, dense=dense_of.get(row), lexical=lex_of.get(row))
         for r, (row, score) in enumerate(ranked, start=1)
