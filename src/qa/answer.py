@@ -510,11 +510,11 @@ def _row_display(index, chunk: Chunk, q: Question) -> str:
     return f"{label} — {body}{suffix}" if body else chunk.text
 
 
-def _citation(index, n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
+def _citation(index, n: int, chunk: Chunk, start: int, end: int, score: float, follow: bool = True) -> Citation:
     page = index.pages[(chunk.doc, chunk.page)]
     info = index.documents.get(chunk.doc, {})
-    refs = index.references_for(chunk, start, end) if hasattr(index, "references_for") else ()
-    evidence = index.evidence_for(chunk, page.text[start:end], refs) if hasattr(index, "evidence_for") else ()
+    refs = index.references_for(chunk, start, end)
+    evidence = index.evidence_for(page.text[start:end], refs) if refs and follow else []
     return Citation(
         n=n,
         doc=chunk.doc,
@@ -540,7 +540,7 @@ def _related(index, hits: list[Hit], cands: list[_Cand]) -> tuple[Citation, ...]
         if cid in seen:
             continue
         seen.add(cid)
-        out.append(_citation(index, len(out) + 1, cand.hit.chunk, cand.start, cand.end, cand.score))
+        out.append(_citation(index, len(out) + 1, cand.hit.chunk, cand.start, cand.end, cand.score, follow=False))
         if len(out) == 3:
             break
     return tuple(out)

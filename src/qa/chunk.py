@@ -80,6 +80,9 @@ _END = re.compile(r"[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•▪◦
 _PARA = re.compile(r"\n[ \t]*\n")
 _BULLET_LINE = re.compile(r"\n(?=[ \t]*(?:[•▪◦●]|[-–*][ \t]|\(?[0-9a-z]{1,2}[.)][ \t]))")
 _WORD = re.compile(r"\w+|[^\w\s]")
+# A References entry opens with "Author. (2024" or "Author. (n.d."; it ends once it has given its URL.
+_ENTRY_HEAD = re.compile(r"[^()\n]{1,300}?\.[ \t]*\((?:\d{4}[a-z]?|n\.\s?d\.?)")
+_URL = re.compile(r"https?://")
 _REFERENCE_SECTIONS = {"references", "bibliography", "works cited", "sources"}
 
 
@@ -157,8 +160,7 @@ class _Sections:
         self.stack: list[Heading] = []
 
     def enter(self, h: Heading) -> None:
-        if h.level == 2 and self.stack and self.stack[-1].level >= 3:
-            h = Heading(h.start, h.end, self.stack[-1].level + 1, h.title)  # a title inside a case study
+        # Levels are ingest's call (it nests a case study's own title under the case study).
         while self.stack and self.stack[-1].level >= h.level:
             self.stack.pop()
         self.stack.append(h)
@@ -248,12 +250,26 @@ class Chunker:
             nonlocal pending
             if not para:
                 return
-            a, b = para[0][0], para[-1][1]
+            lines = list(para)
             para.clear()
             if self.sections.in_references:
-                out.append(self._emit(page, split_sentences(text, a, b), kind="reference"))
+                for a, b in _entries(text, lines):
+                    last = out[-1] if out else None
+                    if (
+                        last is not None
+                        and last.kind == "reference"
+                        and not _URL.search(last.text)
+                        and not _ENTRY_HEAD.match(text[a:b])
+                        and not self._too_big(text, last.start, b)
+                    ):
+                        # An entry that wraps across a blank line ("… allocations." / "The Hindu. <https://…>")
+                        sents = list(last.sentences) + split_sentences(text, a, b)
+                        out[-1] = self._emit(page, sents, kind="reference")
+                    else:
+                        for group in self._pack(text, split_sentences(text, a, b), self.max_tokens):
+                            out.append(self._emit(page, group, kind="reference"))
                 return
-            for sent in split_sentences(text, a, b):
+            for sent in split_sentences(text, lines[0][0], lines[-1][1]):
                 for piece in _split_long(text, sent, self.max_tokens, self.count):
                     if pending and self._too_big(text, pending[0][0], piece[1]):
                         out.append(self._emit(page, pending))
@@ -271,6 +287,7 @@ class Chunker:
             if kind == "line":
                 if para and text[para[-1][1] : a].count("\n") > 1:
                     flush_para()
+                self.table = None  # a line of prose ends the table above it
                 if text[a:b].startswith("Source:"):
                     para.append((a, b))
                     flush_chunk()
@@ -291,38 +308,63 @@ class Chunker:
                 self.table = None
                 pending = [(a, b)]
             else:
-                out.append(self._row(page, a, b))
+                out.extend(self._row(page, a, b))
         flush_chunk()
         return out
 
     def _too_big(self, text: str, a: int, b: int) -> bool:
         return b - a > self.max_chars or self.count(text[a:b]) > self.max_tokens
 
-    def _row(self, page: Page, a: int, b: int) -> Chunk:
-        line = page.text[a:b]
-        cells = line.split("\t")
+    def _row(self, page: Page, a: int, b: int) -> list[Chunk]:
+        """One chunk per table row (more if it is too long to embed); table title and header as context."""
+        text = page.text
+        cells = text[a:b].split("\t")
         title = self.sections.path[-1] if self.sections.path else ""
         if self.table is None:
             self.table = {"title": title, "header": None, "first": ""}
             if _is_header_row(cells):
                 self.table["header"] = [c.strip() for c in cells]
-        elif cells[0].strip():
-            self.table["first"] = cells[0].strip()
         header = self.table["header"]
         context = title
         if header and [c.strip() for c in cells] != header:
             context += " | Columns: " + " | ".join(h or "-" for h in header)
             if not cells[0].strip() and self.table["first"]:
                 context += f" | {header[0] or 'Row'}: {self.table['first']}"
+            if cells[0].strip():
+                self.table["first"] = cells[0].strip()  # the row label that rows below with no label share
         sents: list[tuple[int, int]] = []
         pos = a
         for cell in cells:
-            s, e = _trim(page.text, pos, pos + len(cell))
+            s, e = _trim(text, pos, pos + len(cell))
             if e > s:
-                sents.extend(split_sentences(page.text, s, e))
+                sents.extend(split_sentences(text, s, e))
             pos += len(cell) + 1
-        chunk = self._emit(page, sents, kind="table_row", context=context)
-        return chunk
+        budget = max(48, self.max_tokens - self.count(context))
+        return [
+            self._emit(page, g, kind="table_row", context=context) for g in self._pack(text, sents, budget)
+        ]
+
+    def _pack(self, text: str, sents: list[tuple[int, int]], budget: int) -> list[list[tuple[int, int]]]:
+        """Sentences (cut at words where one is too long) packed in order into groups under the budget."""
+        groups: list[list[tuple[int, int]]] = [[]]
+        for sent in sents:
+            for piece in _split_long(text, sent, budget, self.count):
+                a = groups[-1][0][0] if groups[-1] else piece[0]
+                if groups[-1] and (piece[1] - a > self.max_chars or self.count(text[a : piece[1]]) > budget):
+                    groups.append([])
+                groups[-1].append(piece)
+        return [g for g in groups if g]
+
+
+def _entries(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of the References entries in a block of lines: a line opening with "Author. (year" starts one."""
+    out: list[list[int]] = []
+    for a, b in lines:
+        if not out or _ENTRY_HEAD.match(text[a:b]):
+            out.append([a, b])
+        else:
+            out[-1][1] = b
+    return [(a, b) for a, b in out]
 
 
 def chunk_document(

@@ -20,7 +20,7 @@ from qa.errors import IndexProblem, IngestError, UsageError
 from qa.ingest import FileReport, read_file, scan_corpus, sha256_file
 from qa.records import Chunk, Document, Hit, Page
 
-FILES = ("manifest.json", "pages.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "lexical")
+FILES = ("manifest.json", "pages.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "lexical", "references.json")
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -183,6 +183,12 @@ def build_index(
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in reports) or "none found"
         raise UsageError(f"no readable documents in {corpus} ({reasons}); the previous index is unchanged")
 
+    from qa.citing import link_documents
+
+    t = time.perf_counter()
+    docs, bibliography = link_documents(corpus, docs)
+    timings["references"] = time.perf_counter() - t
+
     up_to_date = (
         prev is not None
         and prev.vectors is not None
@@ -239,7 +245,7 @@ def build_index(
         rep.chunks = sum(1 for c in all_chunks if c.doc == rep.path)
     by_doc = {d.doc: d for d, _, _, _ in docs}
     manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
-    _write(index, manifest, docs, all_chunks, vectors, settings)
+    _write(index, manifest, docs, all_chunks, vectors, settings, bibliography)
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     report.update(
@@ -310,7 +316,8 @@ def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
     }
 
 
-def _write(index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.ndarray, settings) -> None:
+def _write(index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.ndarray, settings,
+           bibliography: dict) -> None:
     from qa.lexical import Lexical
     from qa.store import VectorStore
 
@@ -322,6 +329,7 @@ def _write(index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.n
         _write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
         _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+        (tmp / "references.json").write_text(json.dumps(bibliography, ensure_ascii=False), encoding="utf-8")
         VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
         lex_texts = [f"{c.context}\n{c.text}" if c.context else c.text for c in chunks]
         Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(
@@ -403,6 +411,16 @@ class Index:
 
         return ask(self, question, history=history, docs=docs, k=k, retriever=retriever)
 
+    def references_for(self, chunk: Chunk, start: int, end: int) -> list[dict]:
+        """The entries of the document's own References list that the text [start, end) relies on."""
+        return self.bibliography.for_span(chunk.doc, chunk.page, start, end)
+
+    def evidence_for(self, quote: str, references: list[dict]) -> list[dict]:
+        """For cited references with a copy in the corpus, that copy's passage best matching the quote."""
+        from qa.citing import follow
+
+        return follow(self, quote, references)
+
     def resolve_docs(self, docs: list[str] | None) -> list[str] | None:
         """Document filters by id (relative path), file name or unique prefix; unknown ones raise UsageError."""
         if not docs:
@@ -478,7 +496,15 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
         raise _bad(
             index, f"has vectors of dimension {vectors.shape[1:]} for a model of {manifest['model']['dim']}"
         )
-    return Index(index, manifest, pages, chunks, vectors, store, lexical, embedder)
+    try:
+        bibliography = json.loads((index / "references.json").read_text(encoding="utf-8"))
+    except ValueError:
+        raise _bad(index, "has a damaged references.json") from None
+    from qa.citing import Bibliography
+
+    idx = Index(index, manifest, pages, chunks, vectors, store, lexical, embedder)
+    idx.bibliography = Bibliography(bibliography)
+    return idx
 
 
 # ---------------------------------------------------------------- status

@@ -7,7 +7,19 @@ Normalisation (every later offset refers to its output):
   formatting tags (``<i>``, ``<ul …>``, …) dropped, so users read clean text.
 - Words hyphenated across a line or page break joined (``in-`` / ``frastructure`` → ``infrastructure``); a
   hyphen before a capital stays (``India-`` / ``Japan`` → ``India-Japan``).
-- Runs of spaces collapsed to one, spaces around tabs (table cells) dropped, blank lines collapsed to one.
+- Runs of spaces collapsed to one, spaces around tabs (table cells) dropped, blank lines collapsed to one; a
+  blank line inside a sentence (a line that does not end one, then one in lower case) is a wrapped line.
+- Control characters blanked; CRLF and CR become LF.
+
+Text files: UTF-8 (BOM or not), UTF-16 with a BOM, else detected with charset-normalizer (preferring
+cp1252/Latin-1 where it is about as plausible as a rarer code page); binary data is refused. A form feed
+starts a new page; a trailing one adds none. PDF: one page per physical page, labelled from /PageLabels, else
+from a number printed alone on the page's first or last line; pages with no text layer are reported.
+
+Headings: Markdown/HTML headings keep their levels. In plain text, numbered ("4. Title"), labelled
+("Table 1:", "Case Study 2:", …) and short title-case lines between blank lines are headings; numbered list
+items (a run of "1.", "2." a few lines apart, or a line that runs on in lower case), bare-numbered footnotes
+low on a page and "Source:"/"Note:" lines are not. A title line right after a labelled heading nests under it.
 """
 
 from __future__ import annotations
@@ -54,8 +66,10 @@ _TOC_LEADER = re.compile(r"(\.{4,}|·{3,}|…{2,}|_{4,})\s*[\divxlc]*$", re.I)
 _LONE_NUMBER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6})\s*$", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
-# Sentinel that marks a Markdown heading line through normalisation: \x01<level>\x02title
-_HMARK = re.compile(r"^\x01(\d)\x02", re.M)
+# Sentinel that marks a Markdown heading line through normalisation: <H><level><T>title. Private-use
+# characters, because normalise() blanks control characters (a \x01 sentinel would leak "1 " into the text).
+_H_OPEN, _H_CLOSE = "\ue010", "\ue011"
+_HMARK = re.compile(f"^{_H_OPEN}(\\d){_H_CLOSE}", re.M)
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -64,6 +78,8 @@ _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?[ \t]+([A-Z][^\n\t]{1,120})$
 _LABELLED = re.compile(
     r"^(?:Case Study|Table|Figure|Box|Exhibit|Annexure|Annex|Appendix)[ \t]+[\dA-Z]{1,3}[:.][^\n\t]*$"
 )
+_LIST_SPAN = 12  # lines between consecutive numbers of one list
+_CAPTION_NOTE = re.compile(r"^(?:\d{1,3}[ \t]+)?(?:Sources?|Credits?|Notes?)[ \t]*:")
 _TOP_WORDS = {
     "references",
     "bibliography",
@@ -160,7 +176,7 @@ def scan_corpus(root: Path) -> tuple[list[tuple[str, Path]], list[FileReport]]:
                 )
                 continue
             found.append((rel, path))
-    return found, refused
+    return sorted(found), sorted(refused, key=lambda r: r.path)
 
 
 def sha256_file(path: Path) -> str:
@@ -208,17 +224,27 @@ def join_page_hyphens(texts: list[str]) -> list[str]:
     return out
 
 
-def _is_heading_line(line: str, prev_blank: bool, next_blank: bool) -> int:
-    """Heading level of a plain-text line (0 = not a heading)."""
+def _is_heading_line(line: str, prev_blank: bool, next_line: str, footer: bool = False) -> int:
+    """Heading level of a plain-text line (0 = not a heading).
+
+    ``next_line`` is the following line (empty when blank); ``footer``: the line is low on a page.
+    """
     s = line.strip()
-    if not s or "\t" in s or len(s) > 130 or _TOC_LEADER.search(s):
+    next_blank = not next_line.strip()
+    if not s or "\t" in s or len(s) > 130 or _TOC_LEADER.search(s) or _CAPTION_NOTE.match(s):
         return 0
     if _LABELLED.match(s):
         return 3
     if not prev_blank:
         return 0
     m = _NUMBERED.match(s)
-    if m and not s.endswith((".", ",", ";")) and len(s.split()) <= 16:
+    if m:
+        # A numbered line whose sentence runs on into the next line is a list item; "26 NTDPC, India
+        # Transport Report" low on a page (no dot after the number) is a footnote.
+        bare = "." not in s[: m.start(2)]
+        runs_on = next_line.strip()[:1].islower()
+        if s.endswith((".", ",", ";")) or len(s.split()) > 16 or runs_on or (bare and footer):
+            return 0
         return m.group(1).count(".") + 1
     if not next_blank:
         return 0
@@ -238,18 +264,47 @@ def _is_heading_line(line: str, prev_blank: bool, next_blank: bool) -> int:
     return 0
 
 
-def find_headings(text: str) -> tuple[Heading, ...]:
-    """Headings of a plain-text page: numbered, labelled (Table/Figure/Case Study) and short title lines."""
+def _list_items(lines: list[str]) -> set[int]:
+    """Indexes of numbered lines that are items of a list: "1." and "2." within a few lines of each other."""
+    numbered = []
+    for i, line in enumerate(lines):
+        m = _NUMBERED.match(line.strip())
+        if m:
+            numbered.append((i, tuple(int(n) for n in m.group(1).split("."))))
+    items = set()
+    for (i, a), (j, b) in zip(numbered, numbered[1:], strict=False):
+        if j - i <= _LIST_SPAN and a[:-1] == b[:-1] and b[-1] == a[-1] + 1:
+            items |= {i, j}
+    return items
+
+
+def find_headings(text: str, state: dict | None = None) -> tuple[Heading, ...]:
+    """Headings of a plain-text page: numbered, labelled (Table/Figure/Case Study) and short title lines.
+
+    A short title line right after a labelled heading is that case study's (or table's) own title, so it
+    nests under the label (one level deeper). ``state`` carries this across the pages of one document and
+    says whether it has several pages (then a bare-numbered line low on a page is a footnote, not a
+    heading). Markdown and HTML headings keep their explicit levels and never come here.
+    """
+    state = {} if state is None else state
     lines = text.split("\n")
+    in_list = _list_items(lines)
     out, pos = [], 0
     for i, line in enumerate(lines):
         prev_blank = i == 0 or not lines[i - 1].strip()
-        next_blank = i == len(lines) - 1 or not lines[i + 1].strip()
-        level = _is_heading_line(line, prev_blank, next_blank)
+        next_line = lines[i + 1] if i + 1 < len(lines) else ""
+        footer = state.get("paged", False) and pos > 0.6 * len(text)
+        level = 0 if i in in_list else _is_heading_line(line, prev_blank, next_line, footer)
+        title = line.strip()
         if level:
             lead = len(line) - len(line.lstrip())
-            title = line.strip()
+            if _LABELLED.match(title):
+                state["label"] = level
+            elif level == 2 and state.get("label"):
+                level = state["label"] + 1
             out.append(Heading(pos + lead, pos + lead + len(title), level, title))
+        if title and not _LABELLED.match(title):
+            state["label"] = 0  # only the title line right after a label nests under it
         pos += len(line) + 1
     return tuple(out)
 
@@ -273,12 +328,16 @@ def _take_marked_headings(text: str) -> tuple[str, tuple[Heading, ...]]:
 
 def markdown_to_marked(text: str) -> str:
     """Markdown → text with heading sentinels; links and images reduced to their words."""
+    text = text.replace(_H_OPEN, "").replace(_H_CLOSE, "")
     text = _MD_IMAGE.sub(r"\1", text)
     text = _MD_LINK.sub(r"\1", text)
-    return _MD_HEADING.sub(lambda m: f"\x01{len(m.group(1))}\x02{m.group(2)}", text)
+    return _MD_HEADING.sub(lambda m: f"{_H_OPEN}{len(m.group(1))}{_H_CLOSE}{m.group(2)}", text)
 
 
 # ---------------------------------------------------------------- readers
+
+
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
 
 
 def decode_text(data: bytes) -> str:
@@ -293,10 +352,14 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             from charset_normalizer import from_bytes
 
-            best = from_bytes(data[: 4 << 20]).best()
+            results = from_bytes(data[: 4 << 20])
+            best = results.best()
             if best is None:
                 raise IngestError("binary data, not text") from None
-            text = data.decode(best.encoding, errors="replace")
+            # On short texts charset-normalizer ranks the Western code pages arbitrarily ("crème" read as
+            # cp1257 "crčme"); where the Windows/Latin-1 one is about as plausible, it is the likely one.
+            western = [m for m in results if m.encoding in _WESTERN and m.chaos <= best.chaos + 0.1]
+            text = data.decode((western[0] if western else best).encoding, errors="replace")
     sample = text[:200_000]
     bad = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
     if bad > max(8, len(sample) // 50):
@@ -320,12 +383,12 @@ def _pages_from_texts(
 ) -> list[Page]:
     texts = [markdown_to_marked(t) if markdown else t for t in raw_pages]
     texts = join_page_hyphens([normalise(t) for t in texts])
-    pages = []
+    pages, state = [], {"paged": len(texts) > 1}
     for i, text in enumerate(texts):
         if markdown:
             text, headings = _take_marked_headings(text)
         else:
-            headings = find_headings(text)
+            headings = find_headings(text, state)
         pages.append(
             Page(doc=doc, page=i + 1, text=text, label=labels[i] if labels else None, headings=headings)
         )
@@ -432,11 +495,18 @@ def _ranges(nums: list[int]) -> str:
     return ", ".join(out)
 
 
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
 def read_file(path: Path, doc: str, max_bytes: int, report: FileReport) -> tuple[Document, list[Page]]:
     """Read one corpus file into pages. Raises IngestError with the reason when it cannot."""
     size = path.stat().st_size
     if size > max_bytes:
-        raise IngestError(f"file too large ({size / 1e6:.0f} MB > cap {max_bytes / 1e6:.0f} MB)")
+        raise IngestError(f"file too large ({_size(size)} > cap of {_size(max_bytes)})")
     if size == 0:
         raise IngestError("empty file")
     fmt = FORMATS[path.suffix.lower()]
