@@ -29,6 +29,7 @@ REPORT_KEYS = {
     "chunks",
     "timings",
     "previous",
+    "warnings",
 }
 STATUS_KEYS = {
     "index",
@@ -244,3 +245,26 @@ def test_help_does_not_import_heavy_libraries():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_index_reports_page_warnings(capsys, tmp_path, fake_corpus, make_pdf):
+    corpus = fake_corpus(_DOCS)
+    make_pdf(corpus / "scan.pdf", [["Page one has words."], None, ["Page three has words."]])
+    code, out, err = run(capsys, "index", "--corpus", str(corpus), "--index", str(tmp_path / "i"), *FAKE)
+    assert code == 0, err
+    assert "  warning scan.pdf: no text layer (scanned?) on page 2" in out.splitlines()
+    code, out, _ = run(capsys, "index", "--corpus", str(corpus), "--index", str(tmp_path / "j"), "--json", *FAKE)
+    assert one_json(out)["warnings"] == {"scan.pdf": ["no text layer (scanned?) on page 2"]}
+
+
+def test_status_without_a_corpus_folder_describes_the_index(capsys, tmp_path, monkeypatch, paths):
+    corpus, index = paths
+    assert run(capsys, "index", "--corpus", str(corpus), "--index", str(index), *FAKE)[0] == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no corpus/ here
+    monkeypatch.delenv("QA_CORPUS", raising=False)
+    code, out, err = run(capsys, "status", "--index", str(index), "--json")
+    st = one_json(out)
+    assert code == 0 and "stale" not in st and st["counts"]["documents"] == 3
+    code, out, err = run(capsys, "status", "--index", str(index), "--corpus", str(corpus), "--model", "fake:bow-64")
+    assert code == 0 and out.strip().endswith("up to date")

@@ -172,11 +172,6 @@ def test_bad_files_are_recorded_and_the_build_goes_on(tmp_path, fake_corpus, fak
     assert again["updated"] is False and {s["path"] for s in again["skipped"]} == set(skipped)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="index.py bug: a file read and then skipped is listed in both 'added' and 'skipped', "
-    "so the summary says '9 added' for 6 indexed files",
-)
 def test_summary_counts_skipped_files_once(tmp_path, fake_corpus, fake_docs, build_fake):
     corpus = fake_corpus({**fake_docs, "bad/empty.txt": b"", "bad/notes.docx": b"PK"})
     report = build_fake(corpus, tmp_path / "index")
@@ -184,11 +179,6 @@ def test_summary_counts_skipped_files_once(tmp_path, fake_corpus, fake_docs, bui
     assert report["summary"] == "0 unchanged, 5 added (6 chunks embedded), 2 skipped"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="index.py bug: a file over the size cap is stored with sha256 '' so every run sees it as changed "
-    "(the index is rewritten each time and status is always stale)",
-)
 def test_file_over_the_cap_is_unchanged_on_the_next_run(tmp_path, fake_corpus, build_fake, fake_settings):
     corpus = fake_corpus({"small.txt": "Small enough to read.\n", "big.txt": "word " * 400})
     build_fake(corpus, tmp_path / "index", max_file_bytes=1000)
@@ -336,11 +326,6 @@ def test_changed_settings_rebuild_everything(built, build_fake):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="index.py bug: an update reuses vectors made by another embedder when the settings' model id is "
-    "the same (build_index compares the fingerprint, not the embedder's model id)",
-)
 def test_update_with_another_embedder_does_not_reuse_vectors(built, build_fake):
     corpus, index, _ = built
     other = FakeEmbedder(dim=64, model_id="fake:other-64")

@@ -17,7 +17,7 @@ from qa.errors import QAError, UsageError  # noqa: E402
 
 
 # Modules with an add_parser(subparsers) function; each sets func=... on its parser(s).
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("qa.server",)
 
 
 def _out(args, obj: dict, human: str) -> None:
@@ -50,6 +50,8 @@ def cmd_index(args) -> int:
     lines = [report["summary"]]
     for sk in report["skipped"]:
         lines.append(f"  skipped {sk['path']}: {sk['reason']}")
+    for path, warnings in report["warnings"].items():
+        lines += [f"  warning {path}: {w}" for w in warnings]
     if report.get("updated"):
         lines.append(
             f"index: {report['index']} ({report['documents']} documents, {report['pages']} pages, "
@@ -64,12 +66,18 @@ def cmd_status(args) -> int:
     from qa.index import status
 
     s = _settings(args)
-    st = status(s.index, s.corpus, s)
+    explicit = args.corpus or os.environ.get("QA_CORPUS")
+    # Without a corpus folder here (and none named), describe the index without comparing.
+    st = status(s.index, s.corpus if explicit or s.corpus.is_dir() else None, s)
     c = st["counts"]
     lines = [
         f"index: {st['index']} built {st['created']} with {st['model']['id']}",
         f"{c['documents']} documents, {c['pages']} pages, {c['chunks']} chunks, {c['skipped']} skipped",
     ]
+    if "stale" not in st:
+        lines.append("no corpus folder to compare with (give --corpus)")
+        _out(args, st, "\n".join(lines))
+        return 0
     for key in ("added", "changed", "removed"):
         lines += [f"  {key}: {p}" for p in st[key]]
     if st["settings_changed"]:
@@ -160,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("status", help="what the index holds and whether the corpus changed since")
     common(sp)
+    sp.add_argument("--model", help="the embedding model `qa index` would use (default: bundled)")
     sp.set_defaults(func=cmd_status)
 
     sp = sub.add_parser("ask", help="ask a question; prints cited verbatim sentences or an abstention")

@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,8 +52,23 @@ def _fsync_dir(path: Path) -> None:
                 os.fsync(f.fileno())
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _recover(index: Path) -> None:
-    """Finish a swap that a crash interrupted: the old index was moved aside but the new one not moved in."""
+    """Finish a swap that a crash interrupted (the old index moved aside, the new one not moved in) and
+    remove the temporary folders of builds that were killed."""
+    for tmp in index.parent.glob(f".{index.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
     if index.exists():
         return
     for old in sorted(index.parent.glob(f".{index.name}.old-*")):
@@ -123,6 +139,8 @@ def build_index(
 
     corpus, index = Path(corpus), Path(index)
     settings = settings or Settings()
+    if embedder is not None and embedder.model_id != settings.model:
+        settings = replace(settings, model=embedder.model_id)  # vectors of another model are never reused
     timings = {"ingest": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
     t0 = time.perf_counter()
     found, refused = scan_corpus(corpus)
@@ -139,7 +157,7 @@ def build_index(
         rep = FileReport(rel)
         try:
             rep.bytes = path.stat().st_size
-            rep.sha256 = sha256_file(path) if rep.bytes <= settings.max_file_bytes else ""
+            rep.sha256 = sha256_file(path)
         except OSError as e:
             reports.append(FileReport(rel, status="skipped", reason=f"cannot read ({e.strerror})"))
             continue
@@ -199,14 +217,16 @@ def build_index(
         and {r.path for r in refused}
         == {p for p, f in prev.files.items() if f["status"] != "ok" and p not in unchanged}
     )
+    skipped_paths = {r.path for r in reports if r.status != "ok"}
     report = {
         "index": str(index),
         "corpus": str(corpus),
-        "added": added,
-        "changed": changed,
+        "added": [p for p in added if p not in skipped_paths],
+        "changed": [p for p in changed if p not in skipped_paths],
         "removed": removed,
         "unchanged": unchanged,
         "skipped": [r.to_dict() for r in reports if r.status != "ok"],
+        "warnings": {r.path: r.warnings for r in reports if r.warnings},
     }
     if up_to_date and not rebuild:
         report.update(
