@@ -24,16 +24,20 @@ MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 420
 CANDIDATE_HITS = 8
 RERANK = 6
+WHOLE = ("table_row", "reference")  # a table row or a References entry answers whole
+_CITE_Q = re.compile(r"\b(cite[sd]?|citing|citations?|sources?|references?|footnotes?)\b", re.I)
 # A "how much" answer without an amount, a "when" answer without a date, a "who" answer without a name.
 _KIND_MISSING = {"quantity": 0.4, "date": 0.6, "entity": 0.85}
 
 _STOP = set(
-    """a an the of in on at to for from by with and or but if then than as is are was were be been being
-do does did doing has have had having it its this that these those there their they them he she his her we our
-you your i me my what which who whom whose when where why how much many any some all each other into about
-over under between during after before so such not no nor only own same too very can could will would shall
-should may might must also just more most per via s t according paper brief document documents say says said
-tell besides apart beside whether get got make makes""".split()
+    """
+a an the of in on at to for from by with and or but if then than as is are was were be been being do does
+did doing has have had having it its this that these those there their they them he she his her we our
+you your i me my what which who whom whose when where why how much many any some all each other into
+about over under between during after before so such not no nor only own same too very can could will
+would shall should may might must also just more most per via s t according paper brief document
+documents say says said tell besides apart beside whether get got make makes
+""".split()  # noqa: SIM905
 )
 # Words that name the kind of answer wanted, not something the evidence must contain.
 _TYPE_WORDS = {
@@ -187,6 +191,7 @@ class Question:
     terms: tuple[str, ...]
     numbers: tuple[str, ...]  # numbers and years the question pins down
     names: tuple[str, ...]  # capitalised names and acronyms, stemmed
+    about_sources: bool = False  # asks what a document cites ("Which source does the brief cite for ...?")
 
 
 def classify(text: str) -> str:
@@ -223,6 +228,7 @@ def parse_question(text: str) -> Question:
         terms=tuple(dict.fromkeys(terms(text))),
         numbers=nums,
         names=tuple(dict.fromkeys(names)),
+        about_sources=bool(_CITE_Q.search(text)),
     )
 
 
@@ -318,7 +324,7 @@ def _sentence_vectors(index, cands: list[_Cand]) -> np.ndarray:
     a sentence is embedded on first use and cached for the life of the index."""
     cache: dict = index.__dict__.setdefault("_sentence_cache", {})
     for c in cands:
-        if c.hit.chunk.kind == "table_row":
+        if c.hit.chunk.kind in WHOLE:
             cache[(c.hit.chunk.id, c.start)] = index.vectors[index.row_of[c.hit.chunk.id]]
     missing = [c for c in cands if (c.hit.chunk.id, c.start) not in cache]
     if missing:
@@ -366,7 +372,7 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
     for hit in hits:
         c = hit.chunk
         page = index.pages[(c.doc, c.page)].text
-        spans = [(c.start, c.end)] if c.kind == "table_row" else c.sentences  # a row answers whole
+        spans = [(c.start, c.end)] if c.kind in WHOLE else c.sentences
         for pos, (a, b) in enumerate(spans):
             text = page[a:b]
             if not _is_heading(c, text):
@@ -375,8 +381,7 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
         return []
     sims = _sentence_vectors(index, cands) @ qvec
     owns = [
-        set(terms(x.text + (" " + x.hit.chunk.context if x.hit.chunk.kind == "table_row" else "")))
-        for x in cands
+        set(terms(x.text + (" " + x.hit.chunk.context if x.hit.chunk.kind in WHOLE else ""))) for x in cands
     ]
     weights = _weights(q, st, owns)
     for i, (cand, sim) in enumerate(zip(cands, sims, strict=True)):
@@ -392,7 +397,7 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
             + 0.25 * _overlap(q, ctx, st)
             + 0.25 * _kind_bonus(q.kind, cand.text)
             + 0.15 / (1 + 0.5 * (cand.hit.rank - 1))
-            - (0.3 if c.kind == "reference" and q.kind != "date" else 0.0)
+            - (0.3 if c.kind == "reference" and q.kind != "date" and not q.about_sources else 0.0)
         )
     cands.sort(key=lambda x: -x.score)
     return cands
@@ -401,7 +406,7 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
 def _window(index, cand: _Cand) -> str:
     """The sentence with its neighbours in the chunk (a table row alone)."""
     c = cand.hit.chunk
-    if c.kind == "table_row":
+    if c.kind in WHOLE:
         return c.text
     page = index.pages[(c.doc, c.page)].text
     lo, hi = max(0, cand.pos - 1), min(len(c.sentences), cand.pos + 2)
@@ -472,7 +477,7 @@ def _select(q: Question, cands: list[_Cand]) -> list[_Cand]:
 
 
 def _highlight(q: Question, text: str) -> tuple[int, int] | None:
-    """The part of a quote that most directly answers: an amount, a date, or the clause matching the question."""
+    """The part of a quote that answers most directly: an amount, a date, or the clause matching the question."""
     pattern = {"quantity": _AMOUNT, "date": _DATE}.get(q.kind)
     if pattern:
         best = None
@@ -510,7 +515,9 @@ def _row_display(index, chunk: Chunk, q: Question) -> str:
     return f"{label} — {body}{suffix}" if body else chunk.text
 
 
-def _citation(index, n: int, chunk: Chunk, start: int, end: int, score: float, follow: bool = True) -> Citation:
+def _citation(
+    index, n: int, chunk: Chunk, start: int, end: int, score: float, follow: bool = True
+) -> Citation:
     page = index.pages[(chunk.doc, chunk.page)]
     info = index.documents.get(chunk.doc, {})
     refs = index.references_for(chunk, start, end)
@@ -540,64 +547,65 @@ def _related(index, hits: list[Hit], cands: list[_Cand]) -> tuple[Citation, ...]
         if cid in seen:
             continue
         seen.add(cid)
-        out.append(_citation(index, len(out) + 1, cand.hit.chunk, cand.start, cand.end, cand.score, follow=False))
+        out.append(
+            _citation(index, len(out) + 1, cand.hit.chunk, cand.start, cand.end, cand.score, follow=False)
+        )
         if len(out) == 3:
             break
     return tuple(out)
 
 
-def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: str = "hybrid") -> Answer:
-    """Answer with verbatim cited sentences, or abstain with related reading."""
-    from qa.retrieve import search
+def _reference_chunks(index) -> dict[str, Chunk]:
+    """References entries by key, computed once per index."""
+    found = index.__dict__.get("_reference_chunks")
+    if found is None:
+        found = {key: c for c in index.chunks if c.kind == "reference" for key in c.refs}
+        index._reference_chunks = found
+    return found
 
-    question = validate(question)
-    effective = contextualise(question, history)
-    q = parse_question(effective)
-    qvec = index.embed_query(effective)
-    pool = search(index, effective, k=max(k, CANDIDATE_HITS), docs=docs, retriever=retriever, qvec=qvec)
-    hits = pool[:k]
-    cands = _score(index, q, qvec, pool) if pool else []
-    if not cands:
-        return Answer(
-            question=question,
-            answer="",
-            abstained=True,
-            confidence=0.0,
-            hits=tuple(hits[:k]),
-            message=NO_ANSWER,
-        )
-    # Rerank the leading sentences by score plus confidence: prefer one whose neighbourhood holds what the
-    # question pins down over one that is merely similar.
-    head = cands[:RERANK]
-    feats = {id(c): features(index, q, c) for c in head}
-    head.sort(key=lambda c: -(c.score + support(feats[id(c)])))
-    cands[:RERANK] = head
-    conf = confidence(feats[id(cands[0])])
-    if conf < ABSTAIN_BELOW:
-        return Answer(
-            question=question,
-            answer="",
-            abstained=True,
-            confidence=conf,
-            hits=tuple(hits[:k]),
-            message=NO_ANSWER,
-            related=_related(index, hits, cands),
-        )
-    chosen = _select(q, cands)
+
+def _cited_entries(index, head: list[_Cand]) -> tuple[_Cand, list[_Cand]] | None:
+    """For a question about what a document cites: the leading claim that cites something, and the References
+    entries it cites (each a candidate quoting the whole entry)."""
+    entries = _reference_chunks(index)
+    for cand in head:
+        c = cand.hit.chunk
+        if c.kind == "reference":
+            continue
+        keys = [r["key"] for r in index.references_for(c, cand.start, cand.end) if r["key"] in entries]
+        if keys:
+            quoted = [entries[k] for k in keys[:MAX_SENTENCES]]
+            return cand, [
+                _Cand(Hit(chunk=e, score=cand.score, rank=0), 0, e.start, e.end, e.text, cand.score)
+                for e in quoted
+            ]
+    return None
+
+
+def _abstain(question: str, conf: float, hits: list[Hit], related=()) -> Answer:
+    return Answer(
+        question=question,
+        answer="",
+        abstained=True,
+        confidence=conf,
+        hits=tuple(hits),
+        message=NO_ANSWER,
+        related=related,
+    )
+
+
+def _compose(
+    index, q: Question, question: str, chosen: list[_Cand], conf: float, hits: list[Hit], message: str
+) -> Answer:
+    """Quotes, citations (adjacent sentences of one page merged), highlights and the display text."""
     citations, highlights, quotes, shown = [], [], [], []
     for cand in chosen:
         chunk = cand.hit.chunk
-        if (
-            citations
-            and citations[-1].doc == chunk.doc
-            and citations[-1].page == chunk.page
-            and 0 <= cand.start - citations[-1].end <= 2
-        ):
-            prev = citations.pop()
-            cit = _citation(index, prev.n, chunk, prev.start, cand.end, max(prev.score, cand.score))
+        prev = citations[-1] if citations else None
+        if prev and prev.doc == chunk.doc and prev.page == chunk.page and 0 <= cand.start - prev.end <= 2:
+            citations[-1] = _citation(index, prev.n, chunk, prev.start, cand.end, max(prev.score, cand.score))
         else:
-            cit = _citation(index, len(citations) + 1, chunk, cand.start, cand.end, cand.score)
-        citations.append(cit)
+            citations.append(_citation(index, len(citations) + 1, chunk, cand.start, cand.end, cand.score))
     for cit in citations:
         quotes.append(cit.quote)
         chunk = next(c.hit.chunk for c in chosen if c.hit.chunk.doc == cit.doc and c.start >= cit.start)
@@ -614,8 +622,42 @@ def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: st
         abstained=False,
         confidence=conf,
         citations=tuple(citations),
-        hits=tuple(hits[:k]),
+        hits=tuple(hits),
         highlights=tuple(highlights),
         display=" ".join(shown),
-        message="" if effective == question else f"Understood as: {effective}",
+        message=message,
     )
+
+
+def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: str = "hybrid") -> Answer:
+    """Answer with verbatim cited sentences, or abstain with related reading."""
+    from qa.retrieve import search
+
+    question = validate(question)
+    effective = contextualise(question, history)
+    message = "" if effective == question else f"Understood as: {effective}"
+    q = parse_question(effective)
+    qvec = index.embed_query(effective)
+    pool = search(index, effective, k=max(k, CANDIDATE_HITS), docs=docs, retriever=retriever, qvec=qvec)
+    hits = pool[:k]
+    cands = _score(index, q, qvec, pool) if pool else []
+    if not cands:
+        return _abstain(question, 0.0, hits)
+    # Rerank the leading sentences by score plus support: prefer one that holds what the question asks over
+    # one that is merely similar.
+    head = cands[:RERANK]
+    feats = {id(c): features(index, q, c) for c in head}
+    head.sort(key=lambda c: -(c.score + support(feats[id(c)])))
+    cands[:RERANK] = head
+    if q.about_sources:
+        cited = _cited_entries(index, head)
+        if cited:
+            claim, entries = cited
+            conf = confidence(feats[id(claim)])
+            if conf >= ABSTAIN_BELOW:
+                note = f"The document cites these for: \u201c{claim.text}\u201d"
+                return _compose(index, q, question, entries, conf, hits, f"{message} {note}".strip())
+    conf = confidence(feats[id(cands[0])])
+    if conf < ABSTAIN_BELOW:
+        return _abstain(question, conf, hits, _related(index, hits, cands))
+    return _compose(index, q, question, _select(q, cands), conf, hits, message)

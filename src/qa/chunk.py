@@ -86,6 +86,13 @@ _URL = re.compile(r"https?://")
 _REFERENCE_SECTIONS = {"references", "bibliography", "works cited", "sources"}
 
 
+# What a References entry is, in words a question about it uses ("Which source does it cite for ...?",
+# "When was ... published?"): embedded and indexed with the entry, never quoted.
+REFERENCE_CONTEXT = (
+    "Reference: a source cited by this document, who published it, when it was published, title, link"
+)
+
+
 def estimate_tokens(text: str) -> int:
     """A cautious word-piece estimate (MiniLM's tokenizer splits long and rare words)."""
     return int(sum(1 + len(w) // 7 for w in _WORD.findall(text)) * 1.1) + 1
@@ -228,6 +235,8 @@ class Chunker:
 
     def _emit(self, page: Page, sents: list[tuple[int, int]], kind: str = "text", context: str = "") -> Chunk:
         start, end = sents[0][0], sents[-1][1]
+        if kind == "reference" and not context:
+            context = REFERENCE_CONTEXT
         return Chunk(
             id=f"{page.doc}#p{page.page}:{start}-{end}",
             doc=page.doc,

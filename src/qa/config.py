@@ -11,6 +11,8 @@ from pathlib import Path
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
+# Bump when ingestion or chunking changes what an index holds: an index built by older code is then stale.
+PIPELINE_VERSION = 2
 
 # Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
 _INDEX_FIELDS = (
@@ -50,7 +52,7 @@ class Settings:
 
     def index_settings(self) -> dict:
         d = asdict(self)
-        return {k: d[k] for k in _INDEX_FIELDS}
+        return {**{k: d[k] for k in _INDEX_FIELDS}, "pipeline": PIPELINE_VERSION}
 
     def fingerprint(self) -> str:
         blob = json.dumps(self.index_settings(), sort_keys=True).encode()
