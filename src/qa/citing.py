@@ -31,12 +31,18 @@ def link_documents(corpus: Path, docs: list) -> tuple[list, dict]:
     for doc, pages, chunks, src in docs:
         refs, cites = _link_pages(doc, pages, catalogue)
         if refs:
-            bibliography[doc.doc] = {"references": [r.to_dict() for r in refs],
-                                     "citations": [dict(c.to_dict(), page=p) for p, cs in cites.items() for c in cs]}
+            bibliography[doc.doc] = {
+                "references": [r.to_dict() for r in refs],
+                "citations": [dict(c.to_dict(), page=p) for p, cs in cites.items() for c in cs],
+            }
             chunks = [_with_refs(c, cites.get(c.page, []), refs, pages) for c in chunks]
         out.append((doc, pages, chunks, src))
-    urls = {entry["in_corpus"]: entry["url"] for b in bibliography.values() for entry in b["references"]
-            if entry.get("in_corpus") and entry.get("url")}
+    urls = {
+        entry["in_corpus"]: entry["url"]
+        for b in bibliography.values()
+        for entry in b["references"]
+        if entry.get("in_corpus") and entry.get("url")
+    }
     out = [(replace(d, url=urls[d.doc]) if d.doc in urls and not d.url else d, p, c, s) for d, p, c, s in out]
     return out, bibliography
 
@@ -74,12 +80,25 @@ class Bibliography:
         """Reference entries behind the text [start, end) of a page, with a display label."""
         if doc not in self.data:
             return []
-        cites = [InTextCitation(start=c["start"], end=c["end"], raw=c["raw"], kind=c["kind"], keys=tuple(c["keys"]),
-                                unresolved=tuple(c["unresolved"]), applies=tuple(c["applies"]))
-                 for c in self.data[doc]["citations"] if c["page"] == page]
+        cites = [
+            InTextCitation(
+                start=c["start"],
+                end=c["end"],
+                raw=c["raw"],
+                kind=c["kind"],
+                keys=tuple(c["keys"]),
+                unresolved=tuple(c["unresolved"]),
+                applies=tuple(c["applies"]),
+            )
+            for c in self.data[doc]["citations"]
+            if c["page"] == page
+        ]
         entries = self.entries[doc]
-        return [dict(entries[k], label=f"{entries[k]['author']} ({entries[k]['year']})")
-                for k in refs_for_span(cites, start, end) if k in entries]
+        return [
+            dict(entries[k], label=f"{entries[k]['author']} ({entries[k]['year']})")
+            for k in refs_for_span(cites, start, end)
+            if k in entries
+        ]
 
 
 def follow(index, quote: str, references: list[dict]) -> list[dict]:
@@ -93,7 +112,17 @@ def follow(index, quote: str, references: list[dict]) -> list[dict]:
         if hits:
             h = hits[0]
             page = index.pages[(h.chunk.doc, h.chunk.page)]
-            out.append({"reference": ref["key"], "doc": h.chunk.doc, "title": index.documents[doc].get("title"),
-                        "page": h.chunk.page, "label": page.label, "start": h.chunk.start, "end": h.chunk.end,
-                        "text": h.chunk.text, "score": round(h.score, 4)})
+            out.append(
+                {
+                    "reference": ref["key"],
+                    "doc": h.chunk.doc,
+                    "title": index.documents[doc].get("title"),
+                    "page": h.chunk.page,
+                    "label": page.label,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "text": h.chunk.text,
+                    "score": round(h.score, 4),
+                }
+            )
     return out

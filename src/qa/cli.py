@@ -17,7 +17,7 @@ from qa.errors import QAError, UsageError  # noqa: E402
 
 
 # Modules with an add_parser(subparsers) function; each sets func=... on its parser(s).
-_COMMAND_MODULES: tuple[str, ...] = ("qa.server",)
+_COMMAND_MODULES: tuple[str, ...] = ("qa.server", "qa.sources")
 
 
 def _out(args, obj: dict, human: str) -> None:

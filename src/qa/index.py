@@ -21,7 +21,15 @@ from qa.errors import IndexProblem, IngestError, UsageError
 from qa.ingest import FileReport, read_file, scan_corpus, sha256_file
 from qa.records import Chunk, Document, Hit, Page
 
-FILES = ("manifest.json", "pages.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss", "lexical", "references.json")
+FILES = (
+    "manifest.json",
+    "pages.jsonl",
+    "chunks.jsonl",
+    "vectors.npy",
+    "dense.faiss",
+    "lexical",
+    "references.json",
+)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -336,8 +344,9 @@ def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
     }
 
 
-def _write(index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.ndarray, settings,
-           bibliography: dict) -> None:
+def _write(
+    index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.ndarray, settings, bibliography: dict
+) -> None:
     from qa.lexical import Lexical
     from qa.store import VectorStore
 

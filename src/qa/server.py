@@ -1,0 +1,558 @@
+"""`qa serve`: one process, one model and index, a REST API (FastAPI) with the Gradio chat mounted at "/".
+
+The loaded index lives in a `Service`. Every request takes one reference to it and uses only that, so an
+upload that re-indexes and swaps in a new `Index` never changes an answer in flight. FastAPI, Gradio and
+uvicorn are imported inside functions: `qa --help` stays fast.
+"""
+
+import html
+import os
+import re
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import unicodedata
+from pathlib import Path
+from urllib.parse import quote
+
+from qa.config import Settings
+from qa.errors import IndexProblem, IngestError, QAError, UsageError
+
+UPLOAD_FOLDER = "uploads"
+DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
+UPLOAD_TYPES = {".pdf": "pdf", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+UPLOAD_TYPES |= {".html": "html", ".htm": "html"}
+_HTMLISH = re.compile(
+    rb"<\s*(?:!doctype\s+html|html|head|body|title|meta|p|div|h[1-6]|article|main|section|table|ul|ol)\b",
+    re.I,
+)
+_MEDIA = {
+    "pdf": "application/pdf",
+    "text": "text/plain; charset=utf-8",
+    "markdown": "text/markdown; charset=utf-8",
+    # An uploaded page must never run as HTML from this origin: it is served as text.
+    "html": "text/plain; charset=utf-8",
+}
+
+
+class UploadRejected(QAError):
+    """An uploaded file that is not added: the message names the reason, ``status`` the HTTP code."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------- upload checks (pure)
+
+
+def sanitize_filename(name: str) -> str:
+    """A safe base name for an upload: no folders, only [A-Za-z0-9._-], a supported extension."""
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()  # "ü" → "u"
+    base = re.split(r"[\\/]", ascii_name)[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ext = ext.lower()
+    if f".{ext}" not in UPLOAD_TYPES:
+        shown = f"'.{ext}'" if ext else "none"
+        raise UploadRejected(
+            f"unsupported file type (extension {shown}); upload a PDF, TXT, MD or HTML file", 415
+        )
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("._-")[:100].strip("._-")
+    return f"{stem or 'upload'}.{ext}"
+
+
+def check_content(name: str, data: bytes, max_bytes: int) -> None:
+    """Refuse a file whose size or bytes do not fit its extension (checked by content, not by name)."""
+    from qa.ingest import decode_text
+
+    if len(data) > max_bytes:
+        raise UploadRejected(
+            f"file too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)", 413
+        )
+    if not data.strip():
+        raise UploadRejected("empty file", 422)
+    kind = UPLOAD_TYPES[Path(name).suffix.lower()]
+    is_pdf = data[:1024].lstrip().startswith(b"%PDF-")
+    if kind == "pdf":
+        if not is_pdf:
+            raise UploadRejected("not a PDF: the file does not start with a %PDF header", 415)
+        return
+    if is_pdf:
+        raise UploadRejected(f"PDF data in a {Path(name).suffix} file; rename it to .pdf", 415)
+    try:
+        decode_text(data)
+    except IngestError as e:
+        raise UploadRejected(f"not a text file ({e})", 415) from None
+    if kind == "html" and not _HTMLISH.search(data[: 1 << 16]):
+        raise UploadRejected("not HTML: no HTML tags found in the file", 415)
+
+
+def _validate_readable(name: str, data: bytes, settings: Settings) -> tuple[dict, int]:
+    """Read and chunk the file outside the corpus, exactly as the index would; any failure rejects it."""
+    from qa.chunk import chunk_document
+    from qa.ingest import FileReport, read_file
+
+    with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        rel = f"{UPLOAD_FOLDER}/{name}"
+        try:
+            doc, pages = read_file(path, rel, settings.max_file_bytes, FileReport(rel))
+        except IngestError as e:
+            raise UploadRejected(f"cannot read {name}: {e}", 422) from None
+        except Exception as e:  # a parser crash on hostile input is still just a bad file
+            raise UploadRejected(f"cannot read {name} ({type(e).__name__})", 422) from None
+    chunks = chunk_document(pages, doc.title, settings.max_tokens, settings.max_chars)
+    if not chunks:
+        raise UploadRejected(f"{name} has no text to index", 422)
+    return doc.to_dict(), len(chunks)
+
+
+# ---------------------------------------------------------------- the shared state
+
+
+class Service:
+    """The process's one index (and, through it, one model), swapped atomically after uploads."""
+
+    def __init__(self, settings: Settings, max_upload: int = DEFAULT_MAX_UPLOAD, index=None) -> None:
+        from qa.index import load_index
+
+        self.settings = settings
+        self.corpus = Path(settings.corpus)
+        self.max_upload = max_upload
+        self.index = index if index is not None else load_index(settings.index)
+        self._update = threading.Lock()  # one re-index at a time; readers never wait on it
+
+    def warm_up(self) -> None:
+        """Load the model now, not on the first question."""
+        self.index.embed_query("warm up")
+
+    def ask(self, question: str, history: list | None = None, docs: list[str] | None = None, k: int = 8):
+        idx = self.index  # one reference per request: a swap after an upload cannot change it mid-answer
+        return idx.ask(question, history=history, docs=docs or None, k=k)
+
+    def status(self) -> dict:
+        st = self.index.status(self.corpus, self.settings)
+        st["uploads"] = {"folder": f"{UPLOAD_FOLDER}/", "max_bytes": self.max_upload}
+        return st
+
+    def documents(self) -> list[dict]:
+        return [document_entry(f) for _, f in sorted(self.index.documents.items())]
+
+    @staticmethod
+    def find_doc(idx, doc_id: str) -> str | None:
+        """The id of a document in the index, or None. Only exact ids are served: nothing is guessed."""
+        if not doc_id or "\x00" in doc_id or "\\" in doc_id or doc_id.startswith("/"):
+            return None
+        if any(part in ("..", ".", "") for part in doc_id.split("/")):
+            return None
+        return doc_id if doc_id in idx.documents else None
+
+    def page(self, doc_id: str, n: int) -> dict | None:
+        idx = self.index
+        doc = self.find_doc(idx, doc_id)
+        page = idx.pages.get((doc, n)) if doc else None
+        if page is None:
+            return None
+        rows = idx.doc_rows.get(doc, [])
+        chunks = [idx.chunks[int(i)] for i in rows if idx.chunks[int(i)].page == n]
+        meta = idx.documents[doc]
+        return {
+            "doc": doc,
+            "title": meta.get("title"),
+            "format": meta.get("format"),
+            "pages": meta.get("pages"),
+            "page": n,
+            "label": page.label,
+            "text": page.text,
+            "headings": page.to_dict()["headings"],
+            "chunks": [
+                {
+                    "id": c.id,
+                    "start": c.start,
+                    "end": c.end,
+                    "section": list(c.section),
+                    "kind": c.kind,
+                    "sentences": [list(s) for s in c.sentences],
+                    "text": c.text,
+                }
+                for c in chunks
+            ],
+        }
+
+    def file_path(self, doc_id: str) -> tuple[Path, str] | None:
+        """The original file of an indexed document, only if it really lies inside the corpus."""
+        idx = self.index
+        doc = self.find_doc(idx, doc_id)
+        if doc is None:
+            return None
+        root = self.corpus.resolve()
+        target = (self.corpus / doc).resolve()  # follows symlinks: a link out of the corpus is refused
+        if not target.is_relative_to(root) or not target.is_file():
+            return None
+        return target, idx.documents[doc].get("format", "text")
+
+    def upload(self, filename: str, data: bytes, progress=None) -> dict:
+        """Check, save under corpus/uploads/ and index one file; a rejected file changes nothing."""
+        from qa.index import build_index, load_index
+        from qa.ingest import sha256_file
+
+        name = sanitize_filename(filename)
+        check_content(name, data, self.max_upload)
+        with self._update:
+            meta, n_chunks = _validate_readable(name, data, self.settings)
+            folder = self.corpus / UPLOAD_FOLDER
+            folder.mkdir(parents=True, exist_ok=True)
+            dest, same = _free_name(folder, name, data, sha256_file)
+            rel = dest.relative_to(self.corpus).as_posix()
+            if same and rel in self.index.documents:
+                return {"status": "unchanged", "doc": rel, "message": f"{rel} is already in the corpus"}
+            # A dot file is not a corpus file: no build can see it half-written.
+            part = folder / f".{dest.name}.part"
+            part.write_bytes(data)
+            os.replace(part, dest)
+            old = self.index
+            try:
+                report = build_index(
+                    self.corpus, self.settings.index, self.settings, embedder=old.embedder, progress=progress
+                )
+                new = load_index(self.settings.index, embedder=old.embedder)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+            if rel not in new.documents:  # the build skipped it after all: undo, keep the old index
+                dest.unlink(missing_ok=True)
+                reason = next((s["reason"] for s in report["skipped"] if s["path"] == rel), "not indexed")
+                build_index(self.corpus, self.settings.index, self.settings, embedder=old.embedder)
+                raise UploadRejected(f"cannot index {name}: {reason}", 422)
+            self.index = new  # the swap: requests that already hold `old` finish with it
+        entry = document_entry(new.documents[rel])
+        return {
+            "status": "added",
+            "doc": rel,
+            "title": entry["title"] or meta["title"],
+            "format": entry["format"],
+            "pages": entry["pages"],
+            "chunks": entry["chunks"] or n_chunks,
+            "links": entry["links"],
+            "summary": report["summary"],
+            "message": f"added {rel} ({_n(entry['pages'], 'page')}, {_n(entry['chunks'], 'chunk')})",
+        }
+
+
+def _n(count, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _free_name(folder: Path, name: str, data: bytes, sha) -> tuple[Path, bool]:
+    """Where to save: the name itself, or name-2, name-3... so an upload never overwrites another file."""
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()
+    stem, ext = name.rsplit(".", 1)
+    for i in range(1, 1000):
+        path = folder / (name if i == 1 else f"{stem}-{i}.{ext}")
+        if not path.exists():
+            return path, False
+        if path.is_file() and not path.is_symlink() and sha(path) == digest:
+            return path, True
+    raise UploadRejected(f"too many uploads named {name}", 409)
+
+
+def doc_links(doc: str, fmt: str | None, page: int = 1, start: int | None = None, end: int | None = None):
+    """URLs that open a document at a page: the original file (PDF viewer) and the text viewer."""
+    q = quote(doc, safe="/")
+    view = f"/view/{q}?page={page}"
+    if start is not None and end is not None:
+        view += f"&start={start}&end={end}#hit"
+    file = f"/api/documents/{q}/file" + (f"#page={page}" if fmt == "pdf" else "")
+    return {"file": file, "view": view, "open": file if fmt == "pdf" else view}
+
+
+def document_entry(f: dict) -> dict:
+    keys = ("path", "title", "format", "pages", "chunks", "url", "bytes")
+    out = {k: f.get(k) for k in keys}
+    out["id"] = f["path"]
+    out["links"] = doc_links(f["path"], f.get("format"))
+    return out
+
+
+# ---------------------------------------------------------------- page viewer
+
+_VIEW_CSS = """
+body{font:16px/1.55 system-ui,sans-serif;margin:0;background:#fafafa;color:#1f2328}
+header{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:.6em 1.2em}
+header h1{font-size:1.05em;margin:0 0 .2em}
+header nav a{margin-right:1em}
+main{max-width:52em;margin:1em auto;padding:0 1.2em}
+pre{white-space:pre-wrap;word-wrap:break-word;font:inherit;background:#fff;border:1px solid #e3e3e3;
+padding:1em 1.2em;border-radius:6px}
+mark{background:#ffe066;padding:.1em 0;border-radius:2px;scroll-margin-top:6em}
+.meta{color:#57606a;font-size:.9em}
+"""
+
+
+def render_page_view(view: dict, start: int | None, end: int | None, nonce: str) -> str:
+    """The whole normalised page as escaped text, with [start, end) marked and scrolled into view."""
+    text, doc, n = view["text"], view["doc"], view["page"]
+    s = max(0, min(start, len(text))) if start is not None else None
+    e = max(0, min(end, len(text))) if end is not None else None
+    if s is not None and e is not None and s < e:
+        body = (
+            html.escape(text[:s])
+            + '<mark id="hit">'
+            + html.escape(text[s:e])
+            + "</mark>"
+            + html.escape(text[e:])
+        )
+    else:
+        body = html.escape(text)
+    links = doc_links(doc, view["format"], n)
+    nav = []
+    if n > 1:
+        nav.append(f'<a href="{html.escape(doc_links(doc, None, n - 1)["view"])}">← page {n - 1}</a>')
+    if view["pages"] and n < view["pages"]:
+        nav.append(f'<a href="{html.escape(doc_links(doc, None, n + 1)["view"])}">page {n + 1} →</a>')
+    printed = view.get("label")
+    label = f" (printed {html.escape(printed)})" if printed and printed != str(n) else ""
+    orig = "open the PDF at this page" if view["format"] == "pdf" else "original file"
+    nav.append(f'<a href="{html.escape(links["file"])}">{orig}</a>')
+    title = html.escape(view.get("title") or doc)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title} — page {n}</title>"
+        f'<meta name="viewport" content="width=device-width"><style>{_VIEW_CSS}</style></head><body>'
+        f"<header><h1>{title}</h1>"
+        f'<div class="meta">{html.escape(doc)} · page {n}{label} of {view["pages"]}</div>'
+        f"<nav>{' '.join(nav)}</nav></header>"
+        f'<main><pre id="page-text">{body}</pre></main>'
+        f'<script nonce="{nonce}">var m=document.getElementById("hit");'
+        'if(m){m.scrollIntoView({block:"center"});}</script>'
+        "</body></html>"
+    )
+
+
+# ---------------------------------------------------------------- the app
+
+
+def create_app(service: Service, ui: bool = True):
+    """The FastAPI app: REST routes, the page viewer and (unless ui=False) the Gradio chat at "/"."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from typing import Annotated, Any
+
+    from fastapi import FastAPI, File, HTTPException, Request, Response, UploadFile
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+    from pydantic import BaseModel, Field
+
+    from qa import __version__
+
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        description="Extractive, cited answers from your documents. The chat is at /.",
+    )
+    app.state.service = service
+
+    class AskRequest(BaseModel):
+        question: str = Field(description="the question (1 to 2,000 characters)")
+        history: list[Any] | None = Field(default=None, description="earlier turns of the conversation")
+        docs: list[str] | None = Field(default=None, description="restrict to these document ids")
+        k: int = Field(default=8, ge=1, le=100, description="passages to retrieve")
+
+    @app.exception_handler(UsageError)
+    async def _usage(request: Request, exc: UsageError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(UploadRejected)
+    async def _rejected(request: Request, exc: UploadRejected):
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(IndexProblem)
+    async def _index_problem(request: Request, exc: IndexProblem):
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(QAError)
+    async def _qa_error(request: Request, exc: QAError):
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        parts = [f"{'.'.join(map(str, e.get('loc', ())[1:])) or 'body'}: {e.get('msg')}" for e in errors]
+        return JSONResponse(
+            {"detail": "invalid request: " + "; ".join(parts), "errors": _plain(errors)}, status_code=422
+        )
+
+    @app.post("/api/ask", summary="Ask a question: a cited extractive answer or an abstention")
+    def api_ask(req: AskRequest) -> dict:
+        return service.ask(req.question, history=req.history, docs=req.docs, k=req.k).to_dict()
+
+    @app.get("/api/status", summary="What the index holds and whether the corpus changed since")
+    def api_status() -> dict:
+        return service.status()
+
+    @app.get("/api/documents", summary="The indexed documents")
+    def api_documents() -> dict:
+        return {"documents": service.documents()}
+
+    @app.get("/api/documents/{doc_id:path}/pages/{n}", summary="A page's normalised text and its chunks")
+    def api_page(doc_id: str, n: int) -> dict:
+        view = service.page(doc_id, n)
+        if view is None:
+            raise HTTPException(404, f"no page {n} in document '{doc_id}'")
+        return view
+
+    @app.get("/api/documents/{doc_id:path}/file", summary="The original file (only from inside the corpus)")
+    def api_file(doc_id: str):
+        found = service.file_path(doc_id)
+        if found is None:
+            raise HTTPException(404, f"no document '{doc_id}'")
+        path, fmt = found
+        headers = {"X-Content-Type-Options": "nosniff"}
+        if fmt != "pdf":
+            headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return FileResponse(
+            path, media_type=_MEDIA.get(fmt, "text/plain"), headers=headers, content_disposition_type="inline"
+        )
+
+    @app.post("/api/documents", status_code=201, summary="Upload a PDF, TXT, MD or HTML file and index it")
+    def api_upload(response: Response, file: Annotated[UploadFile, File()]) -> dict:
+        data = file.file.read(service.max_upload + 1)
+        result = service.upload(file.filename or "", data)
+        if result["status"] == "unchanged":
+            response.status_code = 200
+        return result
+
+    @app.get("/view/{doc_id:path}", response_class=HTMLResponse, summary="A page with a passage marked")
+    def view(doc_id: str, page: int = 1, start: int | None = None, end: int | None = None):
+        v = service.page(doc_id, page)
+        if v is None:
+            return HTMLResponse(
+                f"<!doctype html><title>Not found</title><p>No page {page} in document "
+                f"'{html.escape(doc_id)}'.</p>",
+                status_code=404,
+            )
+        nonce = secrets.token_urlsafe(12)
+        csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'"
+        return HTMLResponse(
+            render_page_view(v, start, end, nonce),
+            headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"},
+        )
+
+    if ui:
+        import gradio as gr
+
+        from qa.ui import CSS, THEME_KWARGS, build_ui
+
+        blocks = build_ui(service)
+        app = gr.mount_gradio_app(
+            app,
+            blocks,
+            path="/",
+            max_file_size=4 * service.max_upload,  # our own check names the reason below this
+            theme=gr.themes.Soft(**THEME_KWARGS),
+            css=CSS,
+            footer_links=["api"],
+        )
+    return app
+
+
+def _plain(obj):
+    """Validation errors as JSON-safe values (pydantic may put exceptions in `ctx`)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj if isinstance(obj, str | int | float | bool | type(None)) else str(obj)
+
+
+# ---------------------------------------------------------------- qa serve
+
+
+def _terminal_progress():
+    """tqdm bars on a terminal; plain lines otherwise (e.g. under make or a service manager)."""
+    from qa.index import progress_printer
+
+    bars = progress_printer(False)
+    if bars:
+        return bars
+    shown: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        step = max(1, total // 4)
+        if done == 0 or done >= total or done // step != shown.get(stage, -1):
+            shown[stage] = done // step
+            print(f"qa: {stage} {done}/{total}", file=sys.stderr, flush=True)
+
+    return update
+
+
+def ensure_index(settings: Settings) -> None:
+    """Build the index if missing, or update it if the corpus or settings changed, printing progress."""
+    from qa.index import build_index, status
+
+    try:
+        st = status(settings.index, settings.corpus, settings)
+        if not st["stale"]:
+            return
+        what = ", ".join(f"{len(st[k])} {k}" for k in ("added", "changed", "removed") if st[k]) or "settings"
+        print(f"qa: corpus changed since the index was built ({what}); updating", file=sys.stderr)
+    except IndexProblem:
+        print(f"qa: no index at {settings.index}; building it from {settings.corpus}", file=sys.stderr)
+    report = build_index(settings.corpus, settings.index, settings, progress=_terminal_progress())
+    print(f"qa: {report['summary']}", file=sys.stderr, flush=True)
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            msg = f"cannot listen on {host}:{port} ({e.strerror}); pick another with --port"
+            raise UsageError(msg) from None
+
+
+def cmd_serve(args) -> int:
+    from qa.cli import _settings
+
+    settings = _settings(args)
+    if args.port < 0 or args.port > 65535:
+        raise UsageError(f"--port must be 0-65535, not {args.port}")
+    _check_port(args.host, args.port)
+    if args.build:
+        ensure_index(settings)
+    service = Service(settings, max_upload=int(args.max_upload_mb * 1024 * 1024))
+    service.warm_up()
+    app = create_app(service)
+    import uvicorn
+
+    st = service.index.manifest["counts"]
+    print(
+        f"qa: serving {st['documents']} documents ({st['chunks']} chunks) on http://{args.host}:{args.port}"
+        f"  (API docs: http://{args.host}:{args.port}/docs)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def add_parser(sub) -> None:
+    sp = sub.add_parser("serve", help="the web chat and REST API (default http://127.0.0.1:7860)")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    sp.add_argument("--index", help="index folder (default: index/, or $QA_INDEX)")
+    sp.add_argument("--corpus", help="corpus folder (default: corpus/, or $QA_CORPUS); uploads: uploads/")
+    sp.add_argument(
+        "--build", action="store_true", help="build the index, or update it, if missing or stale first"
+    )
+    sp.add_argument(
+        "--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD / 1024 / 1024, help="upload size cap"
+    )
+    sp.set_defaults(func=cmd_serve)
