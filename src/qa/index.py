@@ -26,6 +26,7 @@ FILES = (
     "pages.jsonl",
     "chunks.jsonl",
     "vectors.npy",
+    "sentences.npy",
     "dense.faiss",
     "lexical",
     "references.json",
@@ -40,6 +41,22 @@ def embed_text(chunk: Chunk, title: str, with_context: bool) -> str:
     parts = [title, " > ".join(chunk.section[-2:]), chunk.context]
     head = " | ".join(p for p in parts if p)
     return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+WHOLE = ("table_row", "reference")  # answered whole: one unit, embedded with its context
+
+
+def unit_texts(chunk: Chunk, title: str, with_context: bool) -> list[str]:
+    """The units a chunk's answer is chosen from, in order: each sentence, or the whole row / entry."""
+    if chunk.kind in WHOLE:
+        return [embed_text(chunk, title, with_context)]
+    return [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
+
+
+def unit_offsets(chunks: list[Chunk]) -> np.ndarray:
+    """Row of each chunk's first unit in sentences.npy (and the total at the end)."""
+    counts = [1 if c.kind in WHOLE else len(c.sentences) for c in chunks]
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _write_jsonl(path: Path, rows) -> None:
@@ -104,6 +121,8 @@ class _Previous:
         self.pages: dict[str, list[Page]] = {}
         self.chunks: dict[str, list[tuple[Chunk, int]]] = {}
         self.vectors: np.ndarray | None = None
+        self.units: np.ndarray | None = None
+        self.offsets: np.ndarray | None = None
         self.reason = ""
         try:
             manifest = json.loads((index / "manifest.json").read_text())
@@ -117,16 +136,19 @@ class _Previous:
             return
         try:
             vectors = np.load(index / "vectors.npy", allow_pickle=False)
+            units = np.load(index / "sentences.npy", allow_pickle=False)
             chunks = [Chunk.from_dict(d) for d in _read_jsonl(index / "chunks.jsonl")]
             pages = [Page.from_dict(d) for d in _read_jsonl(index / "pages.jsonl")]
         except (OSError, ValueError, KeyError):
             self.reason = "previous index unreadable"
             return
-        if len(vectors) != len(chunks):
+        self.offsets = unit_offsets(chunks)
+        if len(vectors) != len(chunks) or len(units) != self.offsets[-1]:
             self.reason = "previous index inconsistent"
             return
         self.files = {f["path"]: f for f in manifest.get("files", [])}
         self.vectors = vectors
+        self.units = units
         for p in pages:
             self.pages.setdefault(p.doc, []).append(p)
         for i, c in enumerate(chunks):
@@ -248,24 +270,7 @@ def build_index(
 
     emb = embedder or get_embedder(settings.model)
     all_chunks = [c for _, _, cs, _ in docs for c in cs]
-    vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
-    texts, todo_rows = [], []
-    for row, (title, c, src) in enumerate(
-        (d.title, c, s) for d, _, cs, srcs in docs for c, s in zip(cs, srcs, strict=True)
-    ):
-        if src is None:
-            texts.append(embed_text(c, title, settings.embed_context))
-            todo_rows.append(row)
-        else:
-            vectors[row] = prev.vectors[src]
-    t = time.perf_counter()
-    batch = settings.batch_size * 4
-    for i in range(0, len(texts), batch):
-        if progress:
-            progress("embed", i, len(texts))
-        vectors[todo_rows[i : i + batch]] = emb.encode(texts[i : i + batch])
-    if progress:
-        progress("embed", len(texts), len(texts))
+    vectors, units, embedded = _embed(docs, all_chunks, prev, emb, settings, progress)
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -273,13 +278,13 @@ def build_index(
         rep.chunks = sum(1 for c in all_chunks if c.doc == rep.path)
     by_doc = {d.doc: d for d, _, _, _ in docs}
     manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
-    _write(index, manifest, docs, all_chunks, vectors, settings, bibliography)
+    _write(index, manifest, docs, all_chunks, vectors, units, settings, bibliography)
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     report.update(
-        embedded=len(texts),
+        embedded=embedded,
         updated=True,
-        summary=_summary(report, len(texts)),
+        summary=_summary(report, embedded),
         documents=len(docs),
         pages=sum(len(p) for _, p, _, _ in docs),
         chunks=len(all_chunks),
@@ -289,6 +294,52 @@ def build_index(
     if log:
         log(report["summary"])
     return report
+
+
+def _embed(docs, all_chunks: list[Chunk], prev, emb, settings: Settings, progress: Progress | None):
+    """Vectors of every unit (sentence, or whole table row / References entry) and of every chunk.
+
+    Units of unchanged files are reused. A chunk's vector is the normalised mean of its units' vectors
+    (``chunk_vectors="mean"``, one embedding pass over the text) or its own embedding with title and section
+    (``"embed"``, a second pass)."""
+    offsets = unit_offsets(all_chunks)
+    units = np.zeros((int(offsets[-1]), emb.dim), dtype=np.float32)
+    vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
+    texts, rows, chunk_texts, chunk_rows = [], [], [], []
+    row = 0
+    for d, _, cs, srcs in docs:
+        for c, src in zip(cs, srcs, strict=True):
+            a, b = offsets[row], offsets[row + 1]
+            if src is None:
+                texts += unit_texts(c, d.title, settings.embed_context)
+                rows += range(a, b)
+                if settings.chunk_vectors == "embed" and c.kind not in WHOLE:
+                    chunk_texts.append(embed_text(c, d.title, settings.embed_context))
+                    chunk_rows.append(row)
+            else:
+                units[a:b] = prev.units[prev.offsets[src] : prev.offsets[src + 1]]
+                vectors[row] = prev.vectors[src]
+            row += 1
+    todo = len(texts) + len(chunk_texts)
+    batch = settings.batch_size * 4
+    for i in range(0, len(texts), batch):
+        if progress:
+            progress("embed", i, todo)
+        units[rows[i : i + batch]] = emb.encode(texts[i : i + batch])
+    for i in range(0, len(chunk_texts), batch):
+        if progress:
+            progress("embed", len(texts) + i, todo)
+        vectors[chunk_rows[i : i + batch]] = emb.encode(chunk_texts[i : i + batch])
+    if progress:
+        progress("embed", todo, todo)
+    row = 0
+    for _, _, cs, srcs in docs:
+        for c, src in zip(cs, srcs, strict=True):
+            if src is None and (settings.chunk_vectors != "embed" or c.kind in WHOLE):
+                mean = units[offsets[row] : offsets[row + 1]].mean(axis=0)
+                vectors[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            row += 1
+    return vectors, units, sum(1 for _, _, _, srcs in docs for src in srcs if src is None)
 
 
 def _summary(report: dict, embedded: int) -> str:
@@ -345,7 +396,14 @@ def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
 
 
 def _write(
-    index: Path, manifest: dict, docs, chunks: list[Chunk], vectors: np.ndarray, settings, bibliography: dict
+    index: Path,
+    manifest: dict,
+    docs,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    units: np.ndarray,
+    settings,
+    bibliography: dict,
 ) -> None:
     from qa.lexical import Lexical
     from qa.store import VectorStore
@@ -358,6 +416,7 @@ def _write(
         _write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
         _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+        np.save(tmp / "sentences.npy", units, allow_pickle=False)
         (tmp / "references.json").write_text(json.dumps(bibliography, ensure_ascii=False), encoding="utf-8")
         VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
         lex_texts = [f"{c.context}\n{c.text}" if c.context else c.text for c in chunks]
@@ -503,6 +562,7 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
         raise _bad(index, "has a damaged pages.jsonl or chunks.jsonl") from None
     try:
         vectors = np.load(index / "vectors.npy", allow_pickle=False, mmap_mode="r")
+        units = np.load(index / "sentences.npy", allow_pickle=False, mmap_mode="r")
         store = VectorStore.load(index / "dense.faiss", manifest["dense"]["kind"])
         lexical = Lexical.load(index / "lexical", manifest["bm25"]["stemmer"])
     except Exception as e:  # numpy, faiss and bm25s each raise their own types on damaged files
@@ -531,7 +591,11 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
         raise _bad(index, "has a damaged references.json") from None
     from qa.citing import Bibliography
 
+    offsets = unit_offsets(chunks)
+    if len(units) != offsets[-1] or units.shape[1:] != vectors.shape[1:]:
+        raise _bad(index, f"has {len(units)} sentence vectors for {offsets[-1]} sentences")
     idx = Index(index, manifest, pages, chunks, vectors, store, lexical, embedder)
+    idx.units, idx.unit_offsets = units, offsets
     idx.bibliography = Bibliography(bibliography)
     return idx
 
