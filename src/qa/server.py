@@ -31,7 +31,7 @@ _HTMLISH = re.compile(
 _MEDIA = {
     "pdf": "application/pdf",
     "text": "text/plain; charset=utf-8",
-    "markdown": "text/markdown; charset=utf-8",
+    "markdown": "text/plain; charset=utf-8",  # shown in the browser, not downloaded
     # An uploaded page must never run as HTML from this origin: it is served as text.
     "html": "text/plain; charset=utf-8",
 }
