@@ -1,0 +1,270 @@
+"""Retrieval: reciprocal rank fusion, each retriever's leader first, k clamping, document filters, and the
+dense / BM25 / hybrid rankings of a tiny corpus built with the deterministic fake embedder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qa
+from qa.errors import UsageError
+from qa.retrieve import RRF_K, _with_leaders, fuse, search
+
+# Five one-sentence documents (one chunk each) whose words barely overlap: "hunt" is the only shared word.
+DOCS = {
+    "birds/herons.txt": "Grey herons hunt frogs in shallow marshes at dawn.\n",
+    "birds/owls.txt": "Barn owls hunt voles in quiet meadows at night.\n",
+    "boats/kayaks.txt": "Kayaks glide across calm lakes near pine forests.\n",
+    "boats/ferries.txt": "Ferries carry trucks across the windy channel daily.\n",
+    "kitchen.md": "# Kitchen\n\nCopper pans simmer tomato soup slowly.\n",
+}
+ALL = sorted(DOCS)
+
+
+def rrf(*ranks: int) -> float:
+    return sum(1.0 / (RRF_K + r) for r in ranks)
+
+
+@pytest.fixture
+def idx(tmp_path, fake_corpus, build_fake):
+    corpus = fake_corpus(DOCS)
+    build_fake(corpus, tmp_path / "index")
+    return qa.load_index(tmp_path / "index")
+
+
+def docs_of(hits) -> list[str]:
+    return [h.chunk.doc for h in hits]
+
+
+# ---------------------------------------------------------------- fusion math
+
+
+def test_rrf_constant_is_the_usual_60():
+    assert RRF_K == 60
+
+
+def test_fuse_sums_reciprocal_ranks():
+    dense = [(0, 0.9), (1, 0.5), (2, 0.1)]
+    lexical = [(1, 7.0), (3, 2.0)]
+    fused = fuse([dense, lexical], k=10)
+    assert [row for row, _ in fused] == [1, 0, 3, 2]  # 2nd lexical (1/62) above 3rd dense (1/63)
+    scores = dict(fused)
+    assert scores[1] == pytest.approx(1 / 62 + 1 / 61)  # 2nd dense + 1st lexical
+    assert scores[0] == pytest.approx(1 / 61)
+    assert scores[2] == pytest.approx(1 / 63)
+    assert scores[3] == pytest.approx(1 / 62)
+
+
+def test_fuse_orders_by_score_then_row_and_ignores_raw_scores():
+    # Raw retriever scores play no part: only ranks count.
+    a = fuse([[(5, 1000.0)], [(3, 0.001)]], k=10)
+    assert a == [(3, pytest.approx(1 / 61)), (5, pytest.approx(1 / 61))]  # tie → lower row first
+    assert fuse([[(4, 0.1), (9, 0.0)], [(9, 5.0), (4, 4.0)]], k=10) == [
+        (4, pytest.approx(rrf(1, 2))),
+        (9, pytest.approx(rrf(2, 1))),
+    ]
+
+
+def test_fuse_truncates_to_k_and_handles_empty_rankings():
+    dense = [(i, 1.0 - i / 10) for i in range(6)]
+    assert [row for row, _ in fuse([dense, []], k=3)] == [0, 1, 2]
+    assert fuse([[], []], k=5) == []
+    assert fuse([dense], k=0) == []
+
+
+def test_fuse_exact_scores_of_a_longer_example():
+    dense = [(10, 0), (11, 0), (12, 0), (13, 0)]
+    lexical = [(13, 0), (12, 0), (14, 0)]
+    got = fuse([dense, lexical], k=10)
+    expected = {10: rrf(1), 11: rrf(2), 12: rrf(3, 2), 13: rrf(4, 1), 14: rrf(3)}
+    assert (
+        [row for row, _ in got] == sorted(expected, key=lambda r: (-expected[r], r)) == [13, 12, 10, 11, 14]
+    )
+    for row, score in got:
+        assert score == pytest.approx(expected[row])
+
+
+def test_with_leaders_puts_each_retrievers_top_first():
+    dense = [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6)]
+    lexical = [(9, 5.0), (1, 4.0), (2, 3.0)]
+    fused = fuse([dense, lexical], k=10)
+    # Rows 1 and 2 are second and third in both rankings: fusion puts them above both leaders.
+    assert [row for row, _ in fused] == [1, 2, 0, 9, 3]
+    led = _with_leaders(fused, [dense, lexical], k=10, leaders=1)
+    assert [row for row, _ in led] == [0, 9, 1, 2, 3]
+    assert dict(led) == dict(fused)  # scores are the fused ones, only the order changes
+    assert [row for row, _ in _with_leaders(fused, [dense, lexical], k=3, leaders=1)] == [0, 9, 1]
+    # top two of each: {0, 1} and {9, 1} first, in fused order
+    assert [row for row, _ in _with_leaders(fused, [dense, lexical], k=10, leaders=2)] == [1, 0, 9, 2, 3]
+    assert _with_leaders(fused, [dense, lexical], k=10, leaders=0) == fused
+
+
+def test_with_leaders_when_both_retrievers_agree():
+    dense = [(4, 1.0), (5, 0.5)]
+    lexical = [(4, 2.0), (6, 1.0)]
+    fused = fuse([dense, lexical], k=10)
+    assert [row for row, _ in _with_leaders(fused, [dense, lexical], k=10, leaders=1)] == [4, 5, 6]
+
+
+# ---------------------------------------------------------------- k, retrievers, filters on a tiny corpus
+
+
+def test_tiny_corpus_has_one_chunk_per_document(idx):
+    assert sorted(c.doc for c in idx.chunks) == ALL
+    assert len(idx.chunks) == 5
+
+
+@pytest.mark.parametrize("retriever", ["dense", "hybrid"])
+def test_k_is_clamped_to_the_corpus(idx, retriever):
+    hits = search(idx, "herons hunt frogs", k=1000, retriever=retriever)
+    assert len(hits) == 5
+    assert sorted(docs_of(hits)) == ALL  # every chunk once
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert len(search(idx, "herons hunt frogs", k=0, retriever=retriever)) == 1  # at least one
+
+
+def test_k_is_clamped_inside_a_document_filter(idx):
+    hits = search(idx, "hunt", k=50, docs=["birds"], retriever="dense")
+    assert sorted(docs_of(hits)) == ["birds/herons.txt", "birds/owls.txt"]
+
+
+def test_bm25_ranks_by_matched_terms_and_drops_non_matches(idx):
+    hits = search(idx, "owls hunt voles at night", k=5, retriever="bm25")
+    assert docs_of(hits) == ["birds/owls.txt", "birds/herons.txt"]  # owls matches 4 terms, herons 1
+    assert hits[0].score > hits[1].score > 0
+    assert all(h.dense is None and h.lexical == h.score for h in hits)
+
+
+def test_bm25_equal_scores_tie_by_row(idx):
+    # "hunt" once in each of two seven-term documents: equal BM25 scores, the earlier row first.
+    hits = search(idx, "hunt", k=5, retriever="bm25")
+    assert docs_of(hits) == ["birds/herons.txt", "birds/owls.txt"]
+    assert hits[0].score == pytest.approx(hits[1].score)
+
+
+def test_bm25_without_a_match_returns_nothing(idx):
+    assert search(idx, "zebra giraffe", k=5, retriever="bm25") == []
+
+
+def test_dense_ranking_and_scores(idx):
+    q = "herons hunt frogs"
+    qvec = idx.embed_query(q)
+    hits = search(idx, q, k=5, retriever="dense")
+    assert docs_of(hits)[:2] == ["birds/herons.txt", "birds/owls.txt"]  # all three words, then "hunt"
+    for h in hits:  # the score is the cosine of the query with the stored chunk vector
+        assert h.score == pytest.approx(float(idx.vectors[idx.row_of[h.chunk.id]] @ qvec), abs=1e-5)
+        assert h.dense == h.score and h.lexical is None
+    assert hits[0].score > hits[1].score > 0
+    assert [h.score for h in hits[2:]] == pytest.approx([0.0, 0.0, 0.0], abs=1e-6)  # no shared word
+    assert sorted(docs_of(hits[2:])) == ["boats/ferries.txt", "boats/kayaks.txt", "kitchen.md"]
+
+
+def test_dense_ranking_inside_a_filter_is_exact(idx):
+    q = "owls hunt voles at night"
+    qvec = idx.embed_query(q)
+    hits = search(idx, q, k=5, docs=["birds"], retriever="dense")
+    assert docs_of(hits) == ["birds/owls.txt", "birds/herons.txt"]
+    for h in hits:
+        assert h.score == pytest.approx(float(idx.vectors[idx.row_of[h.chunk.id]] @ qvec), abs=1e-5)
+
+
+def test_hybrid_fuses_both_rankings(idx):
+    hits = search(idx, "herons hunt frogs", k=5, retriever="hybrid")
+    assert docs_of(hits)[:2] == ["birds/herons.txt", "birds/owls.txt"]
+    # herons: 1st in both; owls: 2nd in both; the rest only in the dense ranking, at ranks 3-5.
+    assert hits[0].score == pytest.approx(rrf(1, 1))
+    assert hits[1].score == pytest.approx(rrf(2, 2))
+    assert [h.score for h in hits[2:]] == pytest.approx([rrf(3), rrf(4), rrf(5)])
+    assert hits[0].lexical > hits[1].lexical > 0 and hits[0].dense > hits[1].dense
+    assert all(h.lexical is None and h.dense is not None for h in hits[2:])
+
+
+def test_hybrid_query_without_lexical_match_is_dense_only(idx):
+    dense = search(idx, "zebra giraffe", k=5, retriever="dense")
+    hybrid = search(idx, "zebra giraffe", k=5, retriever="hybrid")
+    assert docs_of(hybrid) == docs_of(dense) and len(hybrid) == 5
+    assert all(h.lexical is None for h in hybrid)
+    assert [h.score for h in hybrid] == pytest.approx([rrf(r) for r in range(1, 6)])
+    assert [h.dense for h in hybrid] == [h.score for h in dense]
+
+
+def test_hybrid_is_the_default_and_index_search_matches(idx):
+    a = search(idx, "ferries trucks channel", k=3)
+    b = idx.search("ferries trucks channel", k=3, retriever="hybrid")
+    assert [(h.chunk.id, h.score) for h in a] == [(h.chunk.id, h.score) for h in b]
+    assert a[0].chunk.doc == "boats/ferries.txt" and a[0].score == pytest.approx(rrf(1, 1))
+
+
+def test_precomputed_query_vector_is_used(idx):
+    qvec = idx.embed_query("soup")
+    a = search(idx, "kayaks", k=1, retriever="dense", qvec=qvec)
+    assert docs_of(a) == ["kitchen.md"]  # the vector wins over the text for the dense side
+
+
+def test_unknown_retriever_is_refused(idx):
+    with pytest.raises(ValueError, match="unknown retriever 'splade' \\(choose from dense, bm25, hybrid\\)"):
+        search(idx, "soup", retriever="splade")
+
+
+# ---------------------------------------------------------------- document filters
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (["birds/herons.txt"], ["birds/herons.txt"]),  # relative path
+        (["owls.txt"], ["birds/owls.txt"]),  # file name
+        (["kitchen"], ["kitchen.md"]),  # file stem
+        (["boats/kay"], ["boats/kayaks.txt"]),  # unique prefix
+        (["birds"], ["birds/herons.txt", "birds/owls.txt"]),  # a folder prefix: every document under it
+        (["corpus/boats/ferries.txt"], ["boats/ferries.txt"]),  # the corpus folder named too
+        (["birds\\owls.txt"], ["birds/owls.txt"]),  # Windows separators
+        (["kitchen.md", "owls.txt", "kitchen.md"], ["kitchen.md", "birds/owls.txt"]),  # several, deduplicated
+    ],
+)
+def test_document_filter(idx, filters, expected):
+    assert idx.resolve_docs(filters) == expected
+    for retriever in ("dense", "hybrid"):
+        hits = search(idx, "hunt soup kayaks ferries", k=10, docs=filters, retriever=retriever)
+        assert sorted(docs_of(hits)) == sorted(expected)
+
+
+def test_no_filter_means_every_document(idx):
+    assert idx.resolve_docs(None) is None and idx.resolve_docs([]) is None
+
+
+def test_bm25_respects_the_filter(idx):
+    hits = search(idx, "owls hunt voles at night", k=5, docs=["herons.txt"], retriever="bm25")
+    assert docs_of(hits) == ["birds/herons.txt"]  # the better match is outside the filter
+
+
+def test_unknown_document_is_a_usage_error(idx):
+    with pytest.raises(UsageError) as e:
+        search(idx, "soup", docs=["nope.txt"])
+    assert str(e.value) == "unknown document 'nope.txt' (see: qa status --json for the documents)"
+    with pytest.raises(UsageError, match="unknown document 'zzz'"):
+        search(idx, "soup", docs=["kitchen.md", "zzz"])
+
+
+def test_hits_carry_chunk_and_per_retriever_scores(idx):
+    h = search(idx, "copper pans simmer soup", k=1)[0]
+    assert h.chunk.doc == "kitchen.md" and h.rank == 1
+    page = idx.pages[(h.chunk.doc, h.chunk.page)].text
+    assert page[h.chunk.start : h.chunk.end] == h.chunk.text
+    d = h.to_dict()
+    assert set(d) == {
+        "rank",
+        "chunk_id",
+        "doc",
+        "page",
+        "section",
+        "score",
+        "dense",
+        "lexical",
+        "start",
+        "end",
+        "text",
+    }
+    assert d["chunk_id"] == h.chunk.id and d["doc"] == "kitchen.md" and d["page"] == 1
+    assert isinstance(d["dense"], float) and isinstance(d["lexical"], float)
+    assert np.isclose(d["score"], rrf(1, 1))
