@@ -203,22 +203,11 @@ def test_japan_follow_up_swaps_the_entity():
     assert out == "Which sectors does Japan prioritise for AI?"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contextualise swaps only the first capitalised word of a multi-word name: 'What about "
-    "NM-ICPS?' after a Centres of Excellence question gives 'How much was allocated to NM-ICPS of "
-    "Excellence in 2023-2024?'",
-)
 def test_follow_up_replaces_a_whole_multi_word_name():
     prev = "How much was allocated to Centres of Excellence in 2023-2024?"
     assert contextualise("What about NM-ICPS?", [prev]) == "How much was allocated to NM-ICPS in 2023-2024?"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a follow-up of a follow-up is rewritten against the raw previous turn ('And in 2023-2024?'), "
-    "not against what that turn was understood as, so the third turn loses the subject",
-)
 def test_chained_follow_ups_keep_the_subject():
     history = [ALLOC, "And in 2023-2024?"]
     assert contextualise("And in 2022-2023?", history) == (
@@ -299,11 +288,6 @@ def test_table_row_without_a_named_column_shows_every_cell(small):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_highlight marks the longest number of a table row (2000), not the cell of the column "
-    "asked (173)",
-)
 def test_table_row_highlight_is_the_asked_cell(small):
     ans = checked(small, "How much was allocated to the IndiaAI Mission in 2023-2024?")
     assert ans.display == "IndiaAI Mission — 2023–2024: 173 (₹ crore)"
@@ -327,10 +311,6 @@ def test_number_written_with_a_separator_matches_one_without(small):
     assert [h["text"] for h in how_much.highlights] == ["₹10,500 crore"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_highlight splits clauses at every comma, so '₹10,500 crore' is cut to '500 crore in Kochi.'",
-)
 def test_clause_highlight_does_not_cut_a_number(small):
     ans = checked(small, "Where is the 10500 crore investment?")
     assert "10,500" in ans.highlights[0]["text"]
@@ -383,11 +363,6 @@ def test_any_other_text_answers_or_abstains(small, q, outcome):
         assert ans.abstained == (outcome == "abstain"), (ans.confidence, ans.answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validate() calls a question with no \\w character empty, so emoji (symbols, not punctuation) "
-    "raise 'the question is empty' instead of being answered or abstained",
-)
 def test_emoji_only_question_is_not_called_empty(small):
     ans = checked(small, "🐋🌊?")
     assert ans.abstained or ans.citations
@@ -573,18 +548,12 @@ def test_follow_up_with_chat_history_shape(real_index):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="chained follow-ups lose the subject: see test_chained_follow_ups_keep_the_subject"
-)
 def test_third_turn_follow_up(real_index):
     ans = checked(real_index, "And in 2022-2023?", history=[ALLOC, "And in 2023-2024?"])
     assert ans.display == _display_for("IndiaAI Mission", "2022–2023")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="multi-word names are swapped one word at a time: see the contextualise xfail"
-)
 def test_entity_follow_up_with_a_multi_word_name(real_index):
     prev = "How much was allocated to Centres of Excellence in 2023-2024?"
     label = "National Mission on Interdisciplinary Cyber Physical Systems (NM-ICPS)"
@@ -593,9 +562,6 @@ def test_entity_follow_up_with_a_multi_word_name(real_index):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="table-row highlight marks the longest number, not the asked column's cell"
-)
 def test_follow_up_highlights_the_new_cell(real_index):
     ans = checked(real_index, "And in 2023-2024?", history=[ALLOC])
     assert [h["text"] for h in ans.highlights] == [table1()["IndiaAI Mission"]["2023–2024"]]
@@ -627,11 +593,6 @@ def test_when_was_the_niti_paper_published(real_index):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the date highlight takes the longest year-like match, '2023-03' inside the entry's URL, "
-    "because _DATE does not know the APA '(2018, June)' form and URLs are not excluded",
-)
 def test_when_highlight_is_the_publication_date_not_the_url(real_index):
     ans = checked(real_index, "When was the NITI Aayog discussion paper published?")
     assert "2018" in ans.highlights[0]["text"]
@@ -707,11 +668,6 @@ def test_petaflop_question_highlights_the_amount(real_index):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="'NITI Aayog' is the NITI document's author but appears neither in its title nor on page 59, so "
-    "features() counts it as a missing name (x0.7 each) and the question abstains (confidence ~0.1)",
-)
 def test_niti_question_naming_niti_aayog(real_index):
     ans = checked(
         real_index, "How large a computing infrastructure does NITI Aayog propose to set up for AIRAWAT?"

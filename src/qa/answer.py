@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,11 +37,13 @@ did doing has have had having it its this that these those there their they them
 you your i me my what which who whom whose when where why how much many any some all each other into
 about over under between during after before so such not no nor only own same too very can could will
 would shall should may might must also just more most per via s t according paper brief document
-documents say says said tell besides apart beside whether get got make makes
+documents say says said tell besides apart beside whether get got make makes up
 """.split()  # noqa: SIM905
 )
 # Words that name the kind of answer wanted, not something the evidence must contain.
 _TYPE_WORDS = {
+    "larg",
+    "big",
     "month",
     "year",
     "date",
@@ -67,6 +70,7 @@ _TYPE_WORDS = {
 _QWORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 _WORD = re.compile(r"(?:19|20)\d\d-(?:19|20)?\d\d\b|[A-Za-z][A-Za-z0-9&'’\-]*|\d[\d,]*(?:\.\d+)?")
 _RANGE = re.compile(r"^((?:19|20)\d\d)-((?:19|20)?\d\d)$")
+_URL = re.compile(r"<?https?://[^\s>]+>?")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = (
@@ -234,7 +238,10 @@ def parse_question(text: str) -> Question:
 
 def validate(question: str) -> str:
     q = (question or "").strip()
-    if not q or not re.search(r"\w", q):
+    # Empty: only punctuation, spaces, controls and math/currency/modifier symbols (an emoji is a question).
+    if not q or all(
+        unicodedata.category(ch)[0] in "PZC" or unicodedata.category(ch) in ("Sm", "Sc", "Sk") for ch in q
+    ):
         raise UsageError("the question is empty: type a question in words")
     if len(q) > MAX_QUESTION_CHARS:
         raise UsageError(f"the question is too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
@@ -257,12 +264,16 @@ def _history_questions(history) -> list[str]:
     return [q for q in out if q.strip()]
 
 
+_NAME_RUN = re.compile(r"[A-Z][\w&'’.\-]*(?:\s+(?:(?:of|and|for|on|the|in)\s+)*[A-Z][\w&'’.\-]*)*")
+
+
 def contextualise(question: str, history) -> str:
-    """Rewrite a short follow-up ("And in 2023-2024?", "What about Japan?") using the previous question."""
+    """Rewrite a short follow-up ("And in 2023-2024?", "What about Japan?") using the previous question, itself
+    read in the context of the turns before it."""
     previous = _history_questions(history)
     if not previous:
         return question
-    prev = previous[-1]
+    prev = contextualise(previous[-1], previous[:-1])
     q = question.strip()
     short = len(terms(q)) <= 3
     if not (_FOLLOWUP.search(q) or (short and _PRONOUN.search(q)) or len(q.split()) <= 3):
@@ -273,9 +284,10 @@ def contextualise(question: str, history) -> str:
     if new_years and re.search(r"\d{4}(?:[–-]\d{2,4})?", prev):
         return re.sub(r"\d{4}(?:[–-]\d{2,4})?", rest.strip(), prev, count=1)
     new_names = [w for w in _WORD.findall(rest) if w[0].isupper()]
-    old_names = [w for w in _WORD.findall(prev)[1:] if w[0].isupper() and w.lower() not in _STOP]
-    if new_names and old_names:
-        return prev.replace(old_names[0], rest, 1)
+    # The first name after the question word, as a whole run ("Centres of Excellence", "Tokyo Electron").
+    old = [m for m in _NAME_RUN.finditer(prev) if m.start() > 0 and m.group(0).lower() not in _STOP]
+    if new_names and old:
+        return prev[: old[0].start()] + rest + prev[old[0].end() :]
     return f"{prev} {q}"
 
 
@@ -404,6 +416,13 @@ def _window(index, cand: _Cand) -> str:
     return " ".join(page[a:b] for a, b in c.sentences[lo:hi])
 
 
+def _around(index, chunk: Chunk) -> str:
+    """The chunk with its neighbours on the same page: a box title or lead-in just before it counts."""
+    row = index.row_of[chunk.id]
+    near = index.chunks[max(0, row - 1) : row + 2]
+    return " ".join(c.text for c in near if c.doc == chunk.doc and c.page == chunk.page)
+
+
 def features(index, q: Question, best: _Cand) -> dict:
     """What support and confidence are made of. What the question pins down (names, what it asks about them)
     must be in the passage (chunk, section, table header, document title); numbers next to the answer."""
@@ -411,7 +430,9 @@ def features(index, q: Question, best: _Cand) -> dict:
     c = best.hit.chunk
     title = index.documents.get(c.doc, {}).get("title") or ""
     near = set(terms(f"{_window(index, best)} {c.context} {' '.join(c.section[-2:])}"))
-    passage = near | set(terms(f"{c.text} {' '.join(c.section)} {title}"))
+    passage = near | set(
+        terms(f"{_around(index, c)} {' '.join(c.section)} {title} {index.authors_of(c.doc)}")
+    )
     names = set(q.names)
     attrs = [t for t in q.terms if t not in names and not t[0].isdigit() and t not in _TYPE_WORDS]
     return {
@@ -472,15 +493,16 @@ def _highlight(q: Question, text: str) -> tuple[int, int] | None:
     pattern = {"quantity": _AMOUNT, "date": _DATE}.get(q.kind)
     if pattern:
         best = None
+        urls = [(m.start(), m.end()) for m in _URL.finditer(text)]
         for m in pattern.finditer(text):
-            if _norm_num(m.group(0)) in q.numbers:
+            if _norm_num(m.group(0)) in q.numbers or any(a <= m.start() < b for a, b in urls):
                 continue
             if best is None or len(m.group(0)) > len(best.group(0)):
                 best = m
         if best:
             return best.start(), best.end()
     qt = set(q.terms)
-    clauses = [(m.start(), m.end()) for m in re.finditer(r"[^,;:()\t]+", text)]
+    clauses = [(m.start(), m.end()) for m in re.finditer(r"(?:[^,;:()\t]|(?<=\d),(?=\d))+", text)]
     scored = [(sum(1 for t in terms(text[a:b]) if t in qt), a, b) for a, b in clauses]
     scored = [s for s in scored if s[0] > 0]
     if not scored:
@@ -491,19 +513,42 @@ def _highlight(q: Question, text: str) -> tuple[int, int] | None:
     return a, b
 
 
-def _row_display(index, chunk: Chunk, q: Question) -> str:
+def _row_header(chunk: Chunk) -> list[str]:
+    m = re.search(r"Columns: (.*?)(?: \| [^|]+: [^|]+)?$", chunk.context)
+    return [h.strip() for h in m.group(1).split(" | ")] if m else []
+
+
+def _asked_columns(chunk: Chunk, q: Question) -> list[int]:
+    """Columns (after the first) whose header the question names: "in 2023-2024" → the 2023–2024 column."""
+    wanted = set(q.terms) | set(q.numbers)
+    return [i for i, h in enumerate(_row_header(chunk)) if i and set(terms(h)) & wanted]
+
+
+def _row_display(chunk: Chunk, q: Question) -> str:
     """A table row as "Row label — Column: value (unit)" for the columns the question names, else all."""
     cells = [c.strip() for c in chunk.text.split("\t")]
-    m = re.search(r"Columns: (.*?)(?: \| [^|]+: [^|]+)?$", chunk.context)
-    header = [h.strip() for h in m.group(1).split(" | ")] if m else []
+    header = _row_header(chunk)
     unit = re.search(r"\(in ([^)]+)\)", chunk.context)
     label = cells[0] or (re.search(r"\| [^|:]+: ([^|]+)$", chunk.context) or [None, ""])[1]
-    pairs = list(zip(header[1:], cells[1:], strict=False))
-    wanted = [(h, v) for h, v in pairs if set(terms(h)) & (set(q.terms) | set(q.numbers))]
-    shown = wanted or pairs
-    body = "; ".join(f"{h}: {v}" for h, v in shown if v)
+    asked = _asked_columns(chunk, q)
+    cols = asked or range(1, min(len(header), len(cells)))
+    body = "; ".join(f"{header[i]}: {cells[i]}" for i in cols if i < len(cells) and cells[i])
     suffix = f" ({unit.group(1)})" if unit else ""
     return f"{label} — {body}{suffix}" if body else chunk.text
+
+
+def _row_highlight(chunk: Chunk, q: Question, quote_start: int) -> tuple[int, int] | None:
+    """The cell of the column the question asks for, as a span of the quote."""
+    asked = _asked_columns(chunk, q)
+    if not asked:
+        return None
+    pos = chunk.start - quote_start
+    for i, cell in enumerate(chunk.text.split("\t")):
+        if i == asked[0] and cell.strip():
+            lead = len(cell) - len(cell.lstrip())
+            return pos + lead, pos + len(cell.rstrip())
+        pos += len(cell) + 1
+    return None
 
 
 def _citation(
@@ -600,8 +645,9 @@ def _compose(
     for cit in citations:
         quotes.append(cit.quote)
         chunk = next(c.hit.chunk for c in chosen if c.hit.chunk.doc == cit.doc and c.start >= cit.start)
-        shown.append(_row_display(index, chunk, q) if chunk.kind == "table_row" else cit.quote)
-        span = _highlight(q, cit.quote)
+        row = chunk.kind == "table_row"
+        shown.append(_row_display(chunk, q) if row else cit.quote)
+        span = (row and _row_highlight(chunk, q, cit.start)) or _highlight(q, cit.quote)
         if span:
             a, b = span
             highlights.append(

@@ -72,6 +72,14 @@ class Bibliography:
     def __init__(self, data: dict) -> None:
         self.data = data
         self.entries = {doc: {r["key"]: r for r in b["references"]} for doc, b in data.items()}
+        self.authors = {}
+        for b in data.values():
+            for r in b["references"]:
+                if r.get("in_corpus"):
+                    self.authors.setdefault(r["in_corpus"], r["author"])
+
+    def authors_of(self, doc: str) -> str:
+        return self.authors.get(doc, "")
 
     def references(self) -> list[dict]:
         return [dict(r, cited_by=doc) for doc, b in self.data.items() for r in b["references"]]

@@ -503,6 +503,10 @@ class Index:
         """The entries of the document's own References list that the text [start, end) relies on."""
         return self.bibliography.for_span(chunk.doc, chunk.page, start, end)
 
+    def authors_of(self, doc: str) -> str:
+        """Who wrote a document, where another document's References list names it (the catalogue's copies)."""
+        return self.bibliography.authors_of(doc)
+
     def evidence_for(self, quote: str, references: list[dict]) -> list[dict]:
         """For cited references with a copy in the corpus, that copy's passage best matching the quote."""
         from qa.citing import follow
