@@ -70,6 +70,8 @@ _TYPE_WORDS = {
 _QWORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 _WORD = re.compile(r"(?:19|20)\d\d-(?:19|20)?\d\d\b|[A-Za-z][A-Za-z0-9&'’\-]*|\d[\d,]*(?:\.\d+)?")
 _RANGE = re.compile(r"^((?:19|20)\d\d)-((?:19|20)?\d\d)$")
+# A footnote line: a small marker number, then its text ("1 "IOWN®" is a trademark of NTT.").
+_FOOTNOTE = re.compile(r"^\d{1,2}\s+(?:[\"“'‘A-Z])")
 _URL = re.compile(r"<?https?://[^\s>]+>?")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -400,7 +402,8 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
             + 0.25 * _overlap(q, ctx, st)
             + 0.25 * _kind_bonus(q.kind, cand.text)
             + 0.15 / (1 + 0.5 * (cand.hit.rank - 1))
-            - (0.3 if c.kind == "reference" and q.kind != "date" and not q.about_sources else 0.0)
+            - (0.5 if c.kind == "reference" and q.kind != "date" and not q.about_sources else 0.0)
+            - (0.4 if _FOOTNOTE.match(cand.text) else 0.0)
         )
     cands.sort(key=lambda x: -x.score)
     return cands
