@@ -72,6 +72,8 @@ _WORD = re.compile(r"(?:19|20)\d\d-(?:19|20)?\d\d\b|[A-Za-z][A-Za-z0-9&'’\-]*|
 _RANGE = re.compile(r"^((?:19|20)\d\d)-((?:19|20)?\d\d)$")
 # A footnote line: a small marker number, then its text ("1 "IOWN®" is a trademark of NTT.").
 _FOOTNOTE = re.compile(r"^\d{1,2}\s+(?:[\"“'‘A-Z])")
+_BULLET_MARK = re.compile(r"[-–•▪◦●*][ \t]+")
+_GAP = re.compile(r"[\s\-–•▪◦●*]{0,6}")  # between two sentences quoted as one passage
 _URL = re.compile(r"<?https?://[^\s>]+>?")
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -379,6 +381,9 @@ def _score(index, q: Question, qvec: np.ndarray, hits: list[Hit]) -> list[_Cand]
         page = index.pages[(c.doc, c.page)].text
         spans = [(c.start, c.end)] if c.kind in WHOLE else c.sentences
         for pos, (a, b) in enumerate(spans):
+            bullet = _BULLET_MARK.match(page, a, b)
+            if bullet and bullet.end() < b:
+                a = bullet.end()  # a quote starts at the words, not at a list marker
             text = page[a:b]
             if not _is_heading(c, text):
                 cands.append(_Cand(hit, pos, a, b, text))
@@ -641,7 +646,13 @@ def _compose(
     for cand in chosen:
         chunk = cand.hit.chunk
         prev = citations[-1] if citations else None
-        if prev and prev.doc == chunk.doc and prev.page == chunk.page and 0 <= cand.start - prev.end <= 2:
+        page = index.pages[(chunk.doc, chunk.page)].text
+        if (
+            prev
+            and (prev.doc, prev.page) == (chunk.doc, chunk.page)
+            and prev.end <= cand.start
+            and _GAP.fullmatch(page, prev.end, cand.start)
+        ):
             citations[-1] = _citation(index, prev.n, chunk, prev.start, cand.end, max(prev.score, cand.score))
         else:
             citations.append(_citation(index, len(citations) + 1, chunk, cand.start, cand.end, cand.score))
