@@ -253,7 +253,9 @@ def test_index_reports_page_warnings(capsys, tmp_path, fake_corpus, make_pdf):
     code, out, err = run(capsys, "index", "--corpus", str(corpus), "--index", str(tmp_path / "i"), *FAKE)
     assert code == 0, err
     assert "  warning scan.pdf: no text layer (scanned?) on page 2" in out.splitlines()
-    code, out, _ = run(capsys, "index", "--corpus", str(corpus), "--index", str(tmp_path / "j"), "--json", *FAKE)
+    code, out, _ = run(
+        capsys, "index", "--corpus", str(corpus), "--index", str(tmp_path / "j"), "--json", *FAKE
+    )
     assert one_json(out)["warnings"] == {"scan.pdf": ["no text layer (scanned?) on page 2"]}
 
 
@@ -266,5 +268,7 @@ def test_status_without_a_corpus_folder_describes_the_index(capsys, tmp_path, mo
     code, out, err = run(capsys, "status", "--index", str(index), "--json")
     st = one_json(out)
     assert code == 0 and "stale" not in st and st["counts"]["documents"] == 3
-    code, out, err = run(capsys, "status", "--index", str(index), "--corpus", str(corpus), "--model", "fake:bow-64")
+    code, out, err = run(
+        capsys, "status", "--index", str(index), "--corpus", str(corpus), "--model", "fake:bow-64"
+    )
     assert code == 0 and out.strip().endswith("up to date")

@@ -18,7 +18,7 @@ import qa
 from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
 from qa.embed import FakeEmbedder
 from qa.errors import IndexProblem
-from qa.index import embed_text, load_index, status, unit_offsets, unit_texts
+from qa.index import load_index, status, unit_offsets, unit_texts
 from qa.records import Chunk, Page
 
 FAKE_MODEL = "fake:bow-64"
@@ -71,7 +71,8 @@ def test_build_load_search(built):
     corpus, index, report = built
     assert report["summary"] == "0 unchanged, 5 added (6 chunks embedded)"
     idx = qa.load_index(index)
-    assert report["embedder"].texts_embedded == n_units(idx.chunks) == 7  # 6 sentences + the "# Mango Notes" heading
+    # 6 sentences and the "# Mango Notes" heading
+    assert report["embedder"].texts_embedded == n_units(idx.chunks) == 7
     assert (report["documents"], report["pages"], report["chunks"]) == (5, 6, 6)
     assert [c.id for c in idx.chunks] == [
         "fruit/apples.txt#p1:0-60",
@@ -166,9 +167,7 @@ def test_bad_files_are_recorded_and_the_build_goes_on(tmp_path, fake_corpus, fak
         "bad/notes.docx": "unsupported file type '.docx'",
     }
     assert report["embedder"].texts_embedded == n_units(qa.load_index(tmp_path / "index").chunks)
-    assert report["summary"].endswith(
-        " (7 chunks embedded), 4 skipped"
-    )
+    assert report["summary"].endswith(" (7 chunks embedded), 4 skipped")
     m = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
     files = {f["path"]: f for f in m["files"]}
     assert {p: f["reason"] for p, f in files.items() if f["status"] == "skipped"} == skipped

@@ -272,7 +272,7 @@ _NAME_RUN = re.compile(r"[A-Z][\w&'’.\-]*(?:\s+(?:(?:of|and|for|on|the|in)\s+)
 
 
 def contextualise(question: str, history) -> str:
-    """Rewrite a short follow-up ("And in 2023-2024?", "What about Japan?") using the previous question, itself
+    """Rewrite a short follow-up ("And in 2023-2024?", "What about Japan?") from the previous question, itself
     read in the context of the turns before it."""
     previous = _history_questions(history)
     if not previous:
@@ -497,7 +497,7 @@ def _select(q: Question, cands: list[_Cand]) -> list[_Cand]:
 
 
 def _highlight(q: Question, text: str) -> tuple[int, int] | None:
-    """The part of a quote that answers most directly: an amount, a date, or the clause matching the question."""
+    """The part of a quote that answers most directly: an amount, a date, or the clause that matches best."""
     pattern = {"quantity": _AMOUNT, "date": _DATE}.get(q.kind)
     if pattern:
         best = None

@@ -2,7 +2,7 @@
 
 At build time: for every document with a References list, parse it, find its in-text citations, store on
 each chunk the reference keys its sentences rely on, and write ``references.json`` (entries + citations). A
-corpus file that the catalogue (``corpus/sources.json``) names as a copy of a reference takes that entry's URL.
+corpus file that the catalogue (``corpus/sources.json``) names as a copy of a reference takes its URL.
 At answer time: the references behind a quoted span, and the best passage of a cited source in the corpus.
 """
 

@@ -15,9 +15,8 @@ from pathlib import Path  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.errors import QAError, UsageError  # noqa: E402
 
-
 # Modules with an add_parser(subparsers) function; each sets func=... on its parser(s).
-_COMMAND_MODULES: tuple[str, ...] = ("qa.server", "qa.sources")
+_COMMAND_MODULES: tuple[str, ...] = ("qa.server", "qa.sources", "qa.bench")
 
 
 def _out(args, obj: dict, human: str) -> None:
@@ -105,7 +104,8 @@ def _format_answer(ans) -> str:
         lines.append(f"[{c.n}] {c.title}, p. {c.page}{label}{section} [{c.doc}:{c.start}-{c.end}]")
         for ref in c.references:
             lines.append(
-                f"    The document cites: {ref.get('label', '')}, {ref.get('title', '')} — {ref.get('url', '')}"
+                f"    The document cites: {ref.get('label', '')}, {ref.get('title', '')}"
+                f" — {ref.get('url', '')}"
             )
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""Embedders: the sentence-transformers one (bundled model by default, loaded offline) and a fake for tests."""
+"""Embedders: sentence-transformers (the bundled model by default, loaded offline) and a fake for tests."""
 
 from __future__ import annotations
 

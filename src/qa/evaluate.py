@@ -14,7 +14,7 @@ KS = (1, 3, 5, 10)
 
 
 def norm(text: str) -> str:
-    """Matching form: lower case, markdown markers and backslashes removed, dashes unified, spaces collapsed."""
+    """Matching form: lower case, markdown markers and backslashes gone, dashes unified, spaces collapsed."""
     text = text.lower().replace("\\", "").replace("*", "").replace("–", "-").replace("—", "-")
     return re.sub(r"\s+", " ", text).strip()
 

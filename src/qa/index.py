@@ -504,7 +504,7 @@ class Index:
         return self.bibliography.for_span(chunk.doc, chunk.page, start, end)
 
     def authors_of(self, doc: str) -> str:
-        """Who wrote a document, where another document's References list names it (the catalogue's copies)."""
+        """Who wrote a document, where another document's References list names it (catalogued copies)."""
         return self.bibliography.authors_of(doc)
 
     def evidence_for(self, quote: str, references: list[dict]) -> list[dict]:
@@ -514,7 +514,7 @@ class Index:
         return follow(self, quote, references)
 
     def resolve_docs(self, docs: list[str] | None) -> list[str] | None:
-        """Document filters by id (relative path), file name or unique prefix; unknown ones raise UsageError."""
+        """Document filters by id (relative path), file name or prefix; unknown ones raise UsageError."""
         if not docs:
             return None
         out = []
