@@ -662,3 +662,20 @@ def test_real_index_is_up_to_date_with_the_shipped_corpus(real_index_path, corpu
         [],
         False,
     )
+
+
+def test_an_edit_reembeds_only_the_sentences_it_touched(built, build_fake):
+    corpus, index, _ = built
+    before = qa.load_index(index)
+    old = {c.id: c for c in before.chunks if c.doc == "fruit/apples.txt"}
+    f = corpus / "fruit/apples.txt"
+    f.write_text(f.read_text() + "\nPears grow beside them.\n")
+    report = build_fake(corpus, index)
+    assert report["changed"] == ["fruit/apples.txt"]
+    assert report["embedder"].texts_embedded == 1  # "Pears grow beside them." and nothing else
+    after = qa.load_index(index)
+    fresh = FakeEmbedder().encode(["Pears grow beside them."])[0]
+    apples = [i for i, c in enumerate(after.chunks) if c.doc == "fruit/apples.txt"]
+    units = [after.units[j] for i in apples for j in range(after.unit_offsets[i], after.unit_offsets[i + 1])]
+    assert any(np.array_equal(u, fresh) for u in units)
+    assert len(units) == sum(len(c.sentences) for c in old.values()) + 1

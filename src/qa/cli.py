@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", help="embedding model: a local sentence-transformers folder (default: bundled)"
     )
     sp.add_argument(
-        "--dense", choices=["flat", "hnsw", "ivf", "auto"], help="FAISS index kind (default flat)"
+        "--dense",
+        choices=["flat", "hnsw", "ivf", "auto"],
+        help="FAISS index kind (default auto: exact up to 50,000 chunks, then HNSW)",
     )
     sp.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating")
     sp.add_argument("--quiet", action="store_true", help="no progress bars or summary")

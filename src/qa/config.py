@@ -40,7 +40,7 @@ class Settings:
     bm25_stemmer: str = "english"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
-    dense_kind: str = "flat"  # flat | hnsw | ivf | auto
+    dense_kind: str = "auto"  # flat | hnsw | ivf | auto (flat up to store.AUTO_HNSW_ABOVE chunks, then HNSW)
     max_file_bytes: int = 200 * 1024 * 1024
     batch_size: int = 64
 

@@ -268,7 +268,10 @@ def build_index(
         )
         return report
 
+    t = time.perf_counter()
     emb = embedder or get_embedder(settings.model)
+    timings["model"] = time.perf_counter() - t
+    t = time.perf_counter()
     all_chunks = [c for _, _, cs, _ in docs for c in cs]
     vectors, units, embedded = _embed(docs, all_chunks, prev, emb, settings, progress)
     timings["embed"] = time.perf_counter() - t
@@ -296,23 +299,43 @@ def build_index(
     return report
 
 
+def _known_units(prev, docs: set[str], settings: Settings) -> dict[str, np.ndarray]:
+    """Unit text → stored vector, over the previous index's chunks of the given (changed) documents."""
+    known: dict[str, np.ndarray] = {}
+    if prev is None or prev.units is None:
+        return known
+    for doc in docs:
+        title = prev.files.get(doc, {}).get("title") or ""
+        for c, i in prev.chunks.get(doc, []):
+            texts = unit_texts(c, title, settings.embed_context)
+            for text, vec in zip(texts, prev.units[prev.offsets[i] : prev.offsets[i + 1]], strict=True):
+                known[text] = vec
+    return known
+
+
 def _embed(docs, all_chunks: list[Chunk], prev, emb, settings: Settings, progress: Progress | None):
     """Vectors of every unit (sentence, or whole table row / References entry) and of every chunk.
 
-    Units of unchanged files are reused. A chunk's vector is the normalised mean of its units' vectors
+    Units of unchanged files are reused, and so is any unit of a changed file whose text the previous index
+    already embedded (an edit re-embeds only the sentences it touched). A chunk's vector is the normalised mean of its units' vectors
     (``chunk_vectors="mean"``, one embedding pass over the text) or its own embedding with title and section
     (``"embed"``, a second pass)."""
     offsets = unit_offsets(all_chunks)
     units = np.zeros((int(offsets[-1]), emb.dim), dtype=np.float32)
     vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
     texts, rows, chunk_texts, chunk_rows = [], [], [], []
+    known = _known_units(prev, {d.doc for d, _, _, srcs in docs if None in srcs}, settings)
     row = 0
     for d, _, cs, srcs in docs:
         for c, src in zip(cs, srcs, strict=True):
             a, b = offsets[row], offsets[row + 1]
             if src is None:
-                texts += unit_texts(c, d.title, settings.embed_context)
-                rows += range(a, b)
+                for r, text in zip(range(a, b), unit_texts(c, d.title, settings.embed_context), strict=True):
+                    if text in known:
+                        units[r] = known[text]
+                    else:
+                        texts.append(text)
+                        rows.append(r)
                 if settings.chunk_vectors == "embed" and c.kind not in WHOLE:
                     chunk_texts.append(embed_text(c, d.title, settings.embed_context))
                     chunk_rows.append(row)
