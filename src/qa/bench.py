@@ -1206,7 +1206,8 @@ def make_plots(data: dict, out: Path, stem: str) -> dict:
             ylabel="query p50 (ms, 1 thread)",
             title="Query latency",
         )
-        ax2.set(xscale="log", xlabel="vectors", ylabel="recall@10 vs flat", title="Recall", ylim=(0, 1.02))
+        low = min(0.9, min(r["recall_at_10_frac"] for r in sc["results"]) - 0.02)
+        ax2.set(xscale="log", xlabel="vectors", ylabel="recall@10 vs flat", title="Recall", ylim=(low, 1.005))
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
@@ -1244,16 +1245,20 @@ def make_plots(data: dict, out: Path, stem: str) -> dict:
         plots["tradeoff"] = _save(fig, out, f"{stem}-tradeoff.png")
     b = data.get("build")
     if b:
-        fig, ax = plt.subplots(figsize=(8, 2.8))
-        for y, (name, entry) in enumerate((("ours", b["ours"]), ("baseline", b["baseline"]))):
+        fig, ax = plt.subplots(figsize=(9, 2.6))
+        colours, seen = {}, set()
+        for y, entry in enumerate((b["ours"], b["baseline"])):
             left = 0.0
             for stage, v in entry["stages"].items():
-                ax.barh(y, v, left=left, label=f"{name}: {stage[:-2]}")
-                if v > 0.04 * entry["total_s"]:
-                    ax.text(left + v / 2, y, stage[:-2], ha="center", va="center", fontsize=7)
+                name = stage[:-2]
+                colour = colours.setdefault(name, f"C{len(colours)}")
+                ax.barh(y, v, left=left, color=colour, label=None if name in seen else name)
+                seen.add(name)
+                if v > 0.06 * entry["total_s"]:
+                    ax.text(left + v / 2, y, f"{name} {v:.1f}s", ha="center", va="center", fontsize=7)
                 left += v
         ax.set(yticks=[0, 1], yticklabels=["ours", "baseline"], xlabel="seconds", title="Build time by stage")
-        ax.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         plots["build"] = _save(fig, out, f"{stem}-build.png")
     plt.close("all")
