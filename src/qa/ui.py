@@ -107,7 +107,26 @@ def _references(c: Citation) -> str:
         if url:
             text += f' <a href="{esc(url)}" target="_blank" rel="noopener noreferrer">link</a>'
         items.append(text)
-    return f'<div class="qa-refs">The document cites: {"; ".join(items)}</div>' if items else ""
+    html_out = f'<div class="qa-refs">The document cites: {"; ".join(items)}</div>' if items else ""
+    return html_out + _evidence(c)
+
+
+def _evidence(c: Citation) -> str:
+    """Follow the citation: where a cited source is in the corpus, its passage that best matches the quote."""
+    from qa.server import doc_links
+
+    out = []
+    for ev in c.evidence:
+        if not isinstance(ev, dict) or "doc" not in ev:
+            continue
+        link = doc_links(ev["doc"], None, ev["page"], ev["start"], ev["end"])["view"]
+        snippet = ev.get("text", "")[:300]
+        out.append(
+            f'<div class="qa-evidence">In the cited source, <b>{esc(ev.get("title") or ev["doc"])}</b>, '
+            f"p. {ev['page']}: “{esc(snippet)}” "
+            f'<a href="{esc(link)}" target="_blank">open at page {ev["page"]}</a></div>'
+        )
+    return "".join(out)
 
 
 def render_question(question: str) -> str:
