@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import qa
+from contract import ANSWER_KEYS
 from qa.answer import (
     ABSTAIN_BELOW,
     MAX_QUESTION_CHARS,
@@ -407,18 +408,7 @@ def test_k_limits_the_hits_returned(small):
 
 def test_to_dict_is_the_json_contract(small):
     d = checked(small, "When did the robotics programme begin?").to_dict()
-    assert list(d) == [
-        "question",
-        "answer",
-        "display",
-        "abstained",
-        "confidence",
-        "message",
-        "highlights",
-        "citations",
-        "related",
-        "hits",
-    ]
+    assert list(d) == ANSWER_KEYS
     json.dumps(d)  # serialisable as is
     (c,) = d["citations"]
     assert c["quote"] == d["answer"] and c["path"] == c["doc"] == "budget.txt"

@@ -8,42 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from contract import ANSWER_KEYS, CITATION_KEYS, HIT_KEYS
 from qa.cli import main
 
 BRIEF = "brief/indo-japanese-collaboration-on-ai.txt"
 NITI = "sources/niti-aayog-national-strategy-for-ai-2018.txt"
 ALLOC = "How much was allocated to the IndiaAI Mission in 2024–2025?"
 NO_ANSWER = "The documents don't answer this question."
-
-ANSWER_KEYS = [
-    "question",
-    "answer",
-    "display",
-    "abstained",
-    "confidence",
-    "message",
-    "highlights",
-    "citations",
-    "related",
-    "hits",
-]
-CITATION_KEYS = {
-    "n",
-    "doc",
-    "path",
-    "title",
-    "page",
-    "label",
-    "section",
-    "start",
-    "end",
-    "quote",
-    "url",
-    "score",
-    "references",
-    "evidence",
-}
-HIT_KEYS = {"rank", "chunk_id", "doc", "page", "section", "score", "dense", "lexical", "start", "end", "text"}
 
 DOCS = {
     "ocean.txt": (
