@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -679,3 +681,17 @@ def test_an_edit_reembeds_only_the_sentences_it_touched(built, build_fake):
     units = [after.units[j] for i in apples for j in range(after.unit_offsets[i], after.unit_offsets[i + 1])]
     assert any(np.array_equal(u, fresh) for u in units)
     assert len(units) == sum(len(c.sentences) for c in old.values()) + 1
+
+
+def test_a_file_swapped_in_from_another_index_is_refused(tmp_path, fake_corpus, build_fake):
+    """Same counts, other content: only the manifest's checksums can tell, and they do."""
+    a = build_fake(fake_corpus({"x.txt": "Rivers run to the sea.\n"}, name="a"), tmp_path / "a")
+    b = build_fake(fake_corpus({"x.txt": "Mountains rise above clouds.\n"}, name="b"), tmp_path / "b")
+    assert a["chunks"] == b["chunks"] == 1
+    for name in ("chunks.jsonl", "vectors.npy", "sentences.npy"):
+        mixed = tmp_path / f"mixed-{name}"
+        shutil.copytree(tmp_path / "a", mixed)
+        shutil.copy(tmp_path / "b" / name, mixed / name)
+        with pytest.raises(IndexProblem, match=f"has a {re.escape(name)} that does not match its manifest"):
+            load_index(mixed)
+    assert load_index(tmp_path / "a").chunks[0].text == "Rivers run to the sea."

@@ -70,6 +70,15 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _checksums(folder: Path) -> dict[str, str]:
+    """sha256 of each index file but the manifest, by relative path: a swapped or damaged file shows."""
+    return {
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
 def _fsync_dir(path: Path) -> None:
     for p in sorted(path.rglob("*")):
         if p.is_file():
@@ -317,7 +326,8 @@ def _embed(docs, all_chunks: list[Chunk], prev, emb, settings: Settings, progres
     """Vectors of every unit (sentence, or whole table row / References entry) and of every chunk.
 
     Units of unchanged files are reused, and so is any unit of a changed file whose text the previous index
-    already embedded (an edit re-embeds only the sentences it touched). A chunk's vector is the normalised mean of its units' vectors
+    already embedded (an edit re-embeds only the sentences it touched). A chunk's vector is the normalised
+    mean of its units' vectors
     (``chunk_vectors="mean"``, one embedding pass over the text) or its own embedding with title and section
     (``"embed"``, a second pass)."""
     offsets = unit_offsets(all_chunks)
@@ -446,6 +456,7 @@ def _write(
         Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(
             tmp / "lexical"
         )
+        manifest["checksums"] = _checksums(tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         _fsync_dir(tmp)
         _swap_in(tmp, index)
@@ -621,6 +632,14 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
     offsets = unit_offsets(chunks)
     if len(units) != offsets[-1] or units.shape[1:] != vectors.shape[1:]:
         raise _bad(index, f"has {len(units)} sentence vectors for {offsets[-1]} sentences")
+    # Last, after the checks that name a specific problem: a file swapped in from another index, or damaged
+    # in a way the counts don't show, no longer matches the checksum the build recorded.
+    actual = _checksums(index)
+    for name, digest in manifest.get("checksums", {}).items():
+        if actual.get(name) != digest:
+            raise _bad(
+                index, f"has a {name} that does not match its manifest (damaged, or from another index)"
+            )
     idx = Index(index, manifest, pages, chunks, vectors, store, lexical, embedder)
     idx.units, idx.unit_offsets = units, offsets
     idx.bibliography = Bibliography(bibliography)
