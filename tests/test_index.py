@@ -695,3 +695,14 @@ def test_a_file_swapped_in_from_another_index_is_refused(tmp_path, fake_corpus, 
         with pytest.raises(IndexProblem, match=f"has a {re.escape(name)} that does not match its manifest"):
             load_index(mixed)
     assert load_index(tmp_path / "a").chunks[0].text == "Rivers run to the sea."
+
+
+def test_a_file_over_the_cap_is_never_read(tmp_path, fake_corpus, build_fake, monkeypatch):
+    corpus = fake_corpus({"small.txt": "Small enough to read.\n", "big.txt": "word " * 400})
+    read = []
+    real = qa.index.sha256_file
+    monkeypatch.setattr(qa.index, "sha256_file", lambda p: read.append(Path(p).name) or real(p))
+    report = build_fake(corpus, tmp_path / "index", max_file_bytes=1000)
+    big = next(f for f in report["skipped"] if f["path"] == "big.txt")
+    assert big["reason"].startswith("file too large") and big["sha256"].startswith("over-cap:2000:")
+    assert read == ["small.txt"]

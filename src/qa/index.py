@@ -196,7 +196,7 @@ def build_index(
         rep = FileReport(rel)
         try:
             rep.bytes = path.stat().st_size
-            rep.sha256 = sha256_file(path)
+            rep.sha256 = fingerprint(path, settings.max_file_bytes)
         except OSError as e:
             reports.append(FileReport(rel, status="skipped", reason=f"cannot read ({e.strerror})"))
             continue
@@ -687,7 +687,9 @@ def status(
         current = {rel: p for rel, p in found}
         added = sorted(set(current) - set(known) | ({r.path for r in refused} - set(known)))
         changed = sorted(
-            rel for rel, p in current.items() if rel in known and known[rel]["sha256"] != _quick_sha(p)
+            rel
+            for rel, p in current.items()
+            if rel in known and known[rel]["sha256"] != _quick_sha(p, settings.max_file_bytes)
         )
         removed = sorted(set(known) - set(current) - {r.path for r in refused})
         settings_changed = sorted(
@@ -704,9 +706,17 @@ def status(
     return out
 
 
-def _quick_sha(path: Path) -> str:
+def fingerprint(path: Path, cap: int) -> str:
+    """The file's sha256; for a file over the size cap (never read) its size and modification time instead."""
+    st = path.stat()
+    if st.st_size > cap:
+        return f"over-cap:{st.st_size}:{st.st_mtime_ns}"
+    return sha256_file(path)
+
+
+def _quick_sha(path: Path, cap: int) -> str:
     try:
-        return sha256_file(path)
+        return fingerprint(path, cap)
     except OSError:
         return ""
 
