@@ -247,6 +247,8 @@ def validate(question: str) -> str:
         unicodedata.category(ch)[0] in "PZC" or unicodedata.category(ch) in ("Sm", "Sc", "Sk") for ch in q
     ):
         raise UsageError("the question is empty: type a question in words")
+    if re.search("[\ud800-\udfff]", q):
+        raise UsageError("the question has invalid characters (not UTF-8 text)")
     if len(q) > MAX_QUESTION_CHARS:
         raise UsageError(f"the question is too long ({len(q)} characters, at most {MAX_QUESTION_CHARS})")
     return q

@@ -9,10 +9,15 @@ Normalisation (every later offset refers to its output):
   hyphen before a capital stays (``India-`` / ``Japan`` → ``India-Japan``).
 - Runs of spaces collapsed to one, spaces around tabs (table cells) dropped, blank lines collapsed to one; a
   blank line inside a sentence (a line that does not end one, then one in lower case) is a wrapped line.
-- Control characters blanked; CRLF and CR become LF.
+- Control characters (C0 and C1) blanked; CRLF and CR become LF.
 
-Text files: UTF-8 (BOM or not), UTF-16 with a BOM, else detected with charset-normalizer (preferring
-cp1252/Latin-1 where it is about as plausible as a rarer code page); binary data is refused. A form feed
+Corpus walk: hidden files and folders are not corpus files; symlinked folders are not followed; a file is
+refused with its reason (never opened) when its name is not UTF-8, it is a link out of the corpus, a broken
+link or a link loop, or not a regular file (a named pipe would block the build forever).
+
+Text files: UTF-8 (BOM or not), UTF-16/UTF-32 with a BOM, UTF-16 without one, UTF-8 with lines of cp1252
+pasted in (each part decoded as itself), else detected with charset-normalizer (preferring cp1252/Latin-1
+where it is about as plausible as a rarer code page); binary data is refused. A form feed
 starts a new page; a trailing one adds none. PDF: one page per physical page, labelled from /PageLabels, else
 from a number printed alone on the page's first or last line; pages with no text layer are reported.
 
@@ -28,6 +33,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +70,8 @@ _BLANKS = re.compile(r"\n{3,}")
 _WRAPPED_BLANK = re.compile(r"(?<=[^\s.?!:;])[ \t]*\n[ \t]*\n(?=[ \t]*[a-z(])")
 _TOC_LEADER = re.compile(r"(\.{4,}|·{3,}|…{2,}|_{4,})\s*[\divxlc]*$", re.I)
 _LONE_NUMBER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6})\s*$", re.I)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # C0 controls: a sign of binary data
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # blanked: C0 and C1 (\x9b is a terminal CSI)
 
 # Sentinel that marks a Markdown heading line through normalisation: <H><level><T>title. Private-use
 # characters, because normalise() blanks control characters (a \x01 sentinel would leak "1 " into the text).
@@ -163,20 +170,42 @@ def scan_corpus(root: Path) -> tuple[list[tuple[str, Path]], list[FileReport]]:
             rel = path.relative_to(root).as_posix()
             if any(fnmatch.fnmatch(rel, pat) for pat in ignore):
                 continue
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root):
-                    refused.append(
-                        FileReport(rel, status="skipped", reason="symlink points outside the corpus")
-                    )
-                    continue
-            if path.suffix.lower() not in FORMATS:
-                refused.append(
-                    FileReport(rel, status="skipped", reason=f"unsupported file type '{path.suffix or name}'")
-                )
+            reason = _refusal(path, rel, real_root)
+            if reason:
+                refused.append(FileReport(_printable(rel), status="skipped", reason=reason))
                 continue
             found.append((rel, path))
     return sorted(found), sorted(refused, key=lambda r: r.path)
+
+
+def _printable(rel: str) -> str:
+    """A path that JSON and UTF-8 can hold: undecodable bytes of a file name shown as \\xNN."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _refusal(path: Path, rel: str, real_root: Path) -> str:
+    """Why a file found by the walk is not read (empty: it is a candidate). Nothing is opened here."""
+    if _printable(rel) != rel:
+        # os.walk hands undecodable bytes back as lone surrogates, which no index file can store.
+        return "file name is not valid UTF-8 (rename the file)"
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+            return "broken symlink or symlink loop"
+        if not target.is_relative_to(real_root):
+            return "symlink points outside the corpus"
+    if path.suffix.lower() not in FORMATS:
+        return f"unsupported file type '{path.suffix or path.name}'"
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        return f"cannot read ({e.strerror})"
+    if not stat.S_ISREG(mode):
+        # Opening a named pipe blocks forever and a device never ends: neither is a document.
+        kind = "named pipe" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+        return f"not a regular file ({kind})"
+    return ""
 
 
 def sha256_file(path: Path) -> str:
@@ -340,16 +369,65 @@ def markdown_to_marked(text: str) -> str:
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]+")
+
+
+def _mixed_utf8(data: bytes) -> str | None:
+    """UTF-8 with lines of single-byte text pasted in (cp1252/Latin-1): each part decoded as itself.
+
+    Only where lines with non-ASCII text are valid UTF-8 often enough (a whole line is never valid UTF-8 by
+    accident); a file wholly in one legacy code page is left to detection (None)."""
+    good = bad = 0
+    for line in data[: 4 << 20].split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            good += 1
+        except UnicodeDecodeError:
+            bad += 1
+    if not good or good * 3 < bad:
+        return None
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+
+    def legacy(m: re.Match) -> str:
+        raw = m.group().encode("utf-8", errors="surrogateescape")
+        return raw.decode("cp1252", errors="replace")
+
+    return _ESCAPED_BYTE.sub(legacy, text)
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """The codec of UTF-16 text without a BOM (mostly-ASCII text has a NUL in every other byte), or None."""
+    sample = data[:65536]
+    if len(sample) < 8 or len(sample) % 2:
+        return None
+    half = len(sample) // 2
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if odd >= 0.6 * half and even <= 0.05 * half:
+        return "utf-16-le"
+    if even >= 0.6 * half and odd <= 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
 def decode_text(data: bytes) -> str:
-    """Bytes → str: UTF-8 / BOMs first, else detected with charset-normalizer; binary data is refused."""
+    """Bytes → str: UTF-8 / BOMs first, UTF-8 with stray cp1252 bytes, else detected with
+    charset-normalizer; binary data is refused."""
     if not data.strip():
         raise IngestError("empty file")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        text = data.decode("utf-32", errors="replace")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16", errors="replace")
+    elif wide := _bomless_utf16(data):
+        text = data.decode(wide, errors="replace")
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
+            text = _mixed_utf8(data)
+        if text is None:
             from charset_normalizer import from_bytes
 
             results = from_bytes(data[: 4 << 20])
@@ -361,7 +439,7 @@ def decode_text(data: bytes) -> str:
             western = [m for m in results if m.encoding in _WESTERN and m.chaos <= best.chaos + 0.1]
             text = data.decode((western[0] if western else best).encoding, errors="replace")
     sample = text[:200_000]
-    bad = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
+    bad = len(_BINARY.findall(sample)) + sample.count("\ufffd")
     if bad > max(8, len(sample) // 50):
         raise IngestError("binary data, not text")
     if not text.strip():

@@ -5,6 +5,7 @@ upload that re-indexes and swaps in a new `Index` never changes an answer in fli
 uvicorn are imported inside functions: `qa --help` stays fast.
 """
 
+import errno
 import html
 import os
 import re
@@ -22,6 +23,10 @@ from qa.errors import IndexProblem, IngestError, QAError, UsageError
 
 UPLOAD_FOLDER = "uploads"
 DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
+# A request body is refused once it passes its limit, before the rest is read: an upload may carry the
+# file plus multipart framing; any other API request (a question and its history) is small JSON.
+MULTIPART_SLACK = 64 * 1024
+MAX_JSON_BODY = 1024 * 1024
 UPLOAD_TYPES = {".pdf": "pdf", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 UPLOAD_TYPES |= {".html": "html", ".htm": "html"}
 _HTMLISH = re.compile(
@@ -146,7 +151,8 @@ class Service:
     @staticmethod
     def find_doc(idx, doc_id: str) -> str | None:
         """The id of a document in the index, or None. Only exact ids are served: nothing is guessed."""
-        if not doc_id or "\x00" in doc_id or "\\" in doc_id or doc_id.startswith("/"):
+        # A backslash is an ordinary character of a POSIX file name; ids only ever match exactly.
+        if not doc_id or "\x00" in doc_id or doc_id.startswith("/"):
             return None
         if any(part in ("..", ".", "") for part in doc_id.split("/")):
             return None
@@ -213,16 +219,19 @@ class Service:
                 return {"status": "unchanged", "doc": rel, "message": f"{rel} is already in the corpus"}
             # A dot file is not a corpus file: no build can see it half-written.
             part = folder / f".{dest.name}.part"
-            part.write_bytes(data)
-            os.replace(part, dest)
             old = self.index
             try:
+                part.write_bytes(data)
+                os.replace(part, dest)
                 report = build_index(
                     self.corpus, self.settings.index, self.settings, embedder=old.embedder, progress=progress
                 )
                 new = load_index(self.settings.index, embedder=old.embedder)
-            except BaseException:
+            except BaseException as e:
+                part.unlink(missing_ok=True)
                 dest.unlink(missing_ok=True)
+                if isinstance(e, OSError):  # disk full, quota, I/O error: say so, not a bare 500
+                    raise _storage_error(name, e) from None
                 raise
             if rel not in new.documents:  # the build skipped it after all: undo, keep the old index
                 dest.unlink(missing_ok=True)
@@ -242,6 +251,16 @@ class Service:
             "summary": report["summary"],
             "message": f"added {rel} ({_n(entry['pages'], 'page')}, {_n(entry['chunks'], 'chunk')})",
         }
+
+
+def _storage_error(name: str, e: OSError) -> UploadRejected:
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    why = e.strerror or str(e) or type(e).__name__
+    return UploadRejected(
+        f"cannot add {name}: {why} while saving it or writing the index; "
+        "the documents being served are unchanged",
+        507 if full else 503,
+    )
 
 
 def _n(count, word: str) -> str:
@@ -336,6 +355,97 @@ def render_page_view(view: dict, start: int | None, end: int | None, nonce: str)
     )
 
 
+# ---------------------------------------------------------------- request limits
+
+
+def _has_surrogate(value) -> bool:
+    """Whether a JSON value holds a lone surrogate ("\\ud800"): valid JSON, but no UTF-8 text can hold it."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+class BodyLimit:
+    """ASGI middleware: a POST under /api/ whose body passes its limit gets 413 before the rest is read.
+
+    The limit is the service's upload cap (plus multipart framing) for uploads, MAX_JSON_BODY otherwise. A
+    declared Content-Length over it is refused without reading a byte; a body of unknown length is counted
+    as it arrives and refused as soon as it passes the limit.
+    """
+
+    def __init__(self, app, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    def limit(self, path: str) -> int:
+        if path.rstrip("/") == "/api/documents":
+            return self.service.max_upload + MULTIPART_SLACK
+        return MAX_JSON_BODY
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.strip().isdigit() and int(declared) > limit:
+            await self._refuse(send, scope["path"])
+            return
+        state = {"read": 0, "over": False, "started": False}
+
+        async def counted():
+            message = await receive()
+            if message["type"] == "http.request":
+                state["read"] += len(message.get("body", b""))
+                if state["read"] > limit:
+                    state["over"] = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded(message) -> None:
+            if state["over"]:  # the app turned our signal into its own error response: ours is sent instead
+                return
+            state["started"] = state["started"] or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not state["over"]:
+                raise
+        if state["over"] and not state["started"]:
+            await self._refuse(send, scope["path"])
+
+    async def _refuse(self, send, path: str) -> None:
+        import json
+
+        if path.rstrip("/") == "/api/documents":
+            detail = f"file too large (the limit is {self.service.max_upload / 1e6:.1f} MB)"
+        else:
+            detail = f"request too large (the limit is {MAX_JSON_BODY / 1e6:.1f} MB)"
+        body = json.dumps({"detail": detail + "; the rest of it was not read"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 # ---------------------------------------------------------------- the app
 
 
@@ -347,7 +457,7 @@ def create_app(service: Service, ui: bool = True):
     from fastapi import FastAPI, File, HTTPException, Request, Response, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel, Field, field_validator
 
     from qa import __version__
 
@@ -357,12 +467,20 @@ def create_app(service: Service, ui: bool = True):
         description="Extractive, cited answers from your documents. The chat is at /.",
     )
     app.state.service = service
+    app.add_middleware(BodyLimit, service=service)
 
     class AskRequest(BaseModel):
         question: str = Field(description="the question (1 to 2,000 characters)")
         history: list[Any] | None = Field(default=None, description="earlier turns of the conversation")
         docs: list[str] | None = Field(default=None, description="restrict to these document ids")
         k: int = Field(default=8, ge=1, le=100, description="passages to retrieve")
+
+        @field_validator("question", "history", "docs")
+        @classmethod
+        def _text(cls, value):
+            if _has_surrogate(value):
+                raise ValueError("text with a lone surrogate (invalid Unicode); send valid UTF-8 text")
+            return value
 
     @app.exception_handler(UsageError)
     async def _usage(request: Request, exc: UsageError):
@@ -468,7 +586,9 @@ def _plain(obj):
         return {k: _plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
-    return obj if isinstance(obj, str | int | float | bool | type(None)) else str(obj)
+    if isinstance(obj, str):  # an echoed input may hold lone surrogates that UTF-8 JSON cannot carry
+        return obj.encode("utf-8", "backslashreplace").decode("utf-8")[:1000]
+    return obj if isinstance(obj, int | float | bool | type(None)) else _plain(str(obj))
 
 
 # ---------------------------------------------------------------- qa serve
