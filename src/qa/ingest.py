@@ -488,11 +488,11 @@ def read_text(path: Path, doc: str, data: bytes, markdown: bool = False) -> tupl
     return Document(doc=doc, title=title, format="markdown" if markdown else "text", pages=len(pages)), pages
 
 
-def read_html(path: Path, doc: str, data: bytes) -> tuple[Document, list[Page]]:
+def main_text_markdown(html: str) -> str | None:
+    """The main text of a web page as Markdown (headings and tables kept; navigation, scripts, links gone)."""
     import trafilatura
 
-    html = decode_text(data)
-    md = trafilatura.extract(
+    return trafilatura.extract(
         html,
         output_format="markdown",
         include_formatting=True,
@@ -502,6 +502,13 @@ def read_html(path: Path, doc: str, data: bytes) -> tuple[Document, list[Page]]:
         include_comments=False,
         favor_recall=True,
     )
+
+
+def read_html(path: Path, doc: str, data: bytes) -> tuple[Document, list[Page]]:
+    import trafilatura
+
+    html = decode_text(data)
+    md = main_text_markdown(html)
     if not md:
         md = trafilatura.html2txt(html) or ""
     if not md.strip():

@@ -218,7 +218,7 @@ def html_to_markdown(data: bytes, content_type: str, ref: dict, final_url: str) 
     import trafilatura
 
     from qa.errors import IngestError
-    from qa.ingest import decode_text
+    from qa.ingest import decode_text, main_text_markdown
 
     html = None
     charset = _charset(content_type)
@@ -229,16 +229,7 @@ def html_to_markdown(data: bytes, content_type: str, ref: dict, final_url: str) 
         html = html if html is not None else decode_text(data)
     except IngestError as e:
         raise FetchFailed(f"cannot decode the HTML ({e})") from None
-    body = trafilatura.extract(
-        html,
-        output_format="markdown",
-        include_formatting=True,
-        include_tables=True,
-        include_links=False,
-        include_images=False,
-        include_comments=False,
-        favor_recall=True,
-    )
+    body = main_text_markdown(html)
     if not body or not body.strip():
         raise FetchFailed("no readable main text in the HTML")
     meta = trafilatura.extract_metadata(html)
