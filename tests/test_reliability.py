@@ -390,12 +390,6 @@ def test_disk_full_while_writing_keeps_the_old_index(point, damaged, pristine, t
     assert idx.search("saxophones trumpets jazz", k=1)[0].chunk.doc == "music.txt"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="index.py _recover: when the index exists it returns early and never removes the .old-<pid> "
-    "copy a kill left behind during _swap_in's rmtree; fix: remove .old-<pid> dirs of dead pids before "
-    "`if index.exists(): return`",
-)
 def test_a_set_aside_copy_left_by_a_kill_is_cleaned_up(damaged, pristine):
     dead = 2**22 + 12345  # above pid_max's default, so never alive
     shutil.copytree(pristine["index"], damaged.parent / f".{damaged.name}.old-{dead}")
@@ -405,12 +399,6 @@ def test_a_set_aside_copy_left_by_a_kill_is_cleaned_up(damaged, pristine):
     assert leftovers(damaged) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="index.py _recover moves .old-<pid> back even while <pid> is alive and between its two renames, "
-    "so a reader (qa ask, the server) makes a concurrent build fail; fix: only restore .old-<pid> whose "
-    "pid is dead (a reader that finds no index while a live build swaps should retry for a moment)",
-)
 def test_a_reader_never_steals_the_index_a_live_build_is_swapping(damaged, pristine, tmp_path):
     new = tmp_path / "new"
     shutil.copytree(pristine["index"], new)

@@ -96,26 +96,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _dead(folder: Path) -> bool:
+    """Whether the build that made ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` is gone."""
+    pid = folder.name.rsplit("-", 1)[-1]
+    return pid.isdigit() and not _alive(int(pid))
+
+
 def _recover(index: Path) -> None:
-    """Finish a swap that a crash interrupted (the old index moved aside, the new one not moved in) and
-    remove the temporary folders of builds that were killed."""
+    """Finish a swap that a killed build interrupted (the old index moved aside, the new one not moved in)
+    and remove what killed builds left behind. A live build's folders are left alone: it is mid-swap."""
     for tmp in index.parent.glob(f".{index.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if _dead(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+    olds = [old for old in sorted(index.parent.glob(f".{index.name}.old-*")) if _dead(old)]
+    if not index.exists():
+        for old in olds:
+            if (old / "manifest.json").is_file():
+                old.rename(index)
+                olds.remove(old)
+                break
     if index.exists():
-        return
-    for old in sorted(index.parent.glob(f".{index.name}.old-*")):
-        if (old / "manifest.json").is_file():
-            old.rename(index)
-            return
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _swap_in(tmp: Path, index: Path) -> None:
     aside = index.parent / f".{index.name}.old-{os.getpid()}"
     if index.exists():
         index.rename(aside)
-    tmp.rename(index)
+    try:
+        tmp.rename(index)
+    except BaseException:
+        if aside.exists() and not index.exists():
+            aside.rename(index)  # the new index could not move in: put the old one back
+        raise
     shutil.rmtree(aside, ignore_errors=True)
 
 
