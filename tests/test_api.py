@@ -1,7 +1,6 @@
 """The REST API (FastAPI TestClient over the real index), the upload path, `qa serve`, and the chat's HTML."""
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 from qa.config import Settings
 from qa.records import Answer, Citation
 from qa.server import Service, UploadRejected, check_content, create_app, sanitize_filename
+from reliability.audit import recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -265,20 +265,7 @@ TRAVERSALS = [
 ]
 
 
-class _OpenRecorder:
-    """Records every file the process opens while on (audit hooks cannot be removed, only muted)."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self.paths: list[str] = []
-        sys.addaudithook(self._hook)
-
-    def _hook(self, event, args):
-        if self.on and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
-            self.paths.append(os.fsdecode(args[0]))
-
-
-_RECORDER = _OpenRecorder()
+_RECORDER = recorder()
 
 
 @pytest.mark.parametrize("doc", TRAVERSALS)

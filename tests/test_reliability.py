@@ -39,6 +39,7 @@ from qa.errors import IndexProblem, UsageError
 from qa.index import build_index, load_index, status
 from qa.ingest import normalise
 from reliability import faults, fuzz, hostile, summary
+from reliability.audit import recorder
 from reliability.faults import FAULTS, INDEX_FILES, answers, corrupt, leftovers
 from reliability.serve import free_port, qa_server
 from test_chunk import check_invariants, page_of
@@ -569,35 +570,6 @@ def test_api_fuzzing_from_the_openapi_schema_never_gives_a_500(api, record):
 
 
 # ---------------------------------------------------------------- path traversal
-
-
-class OpenRecorder:
-    """Every file this process opens while on (an audit hook: it cannot be removed, only muted)."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self.paths: list[str] = []
-        sys.addaudithook(self._hook)
-
-    def _hook(self, event, args):
-        if self.on and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
-            self.paths.append(os.fsdecode(args[0]))
-
-    def outside(self, root: Path) -> list[str]:
-        real = root.resolve()
-        paths = [p for p in self.paths if not Path(p).resolve().is_relative_to(real)]
-        # Python's own reads (module source, site-packages) are not a route reading a file.
-        return [p for p in paths if not p.endswith((".py", ".pyc")) and "site-packages" not in p]
-
-
-_RECORDER: OpenRecorder | None = None
-
-
-def recorder() -> OpenRecorder:
-    global _RECORDER
-    if _RECORDER is None:
-        _RECORDER = OpenRecorder()
-    return _RECORDER
 
 
 def raw_get(app, raw_path: bytes) -> tuple[int, bytes]:
