@@ -585,7 +585,7 @@ def _citation(
     )
 
 
-def _related(index, hits: list[Hit], cands: list[_Cand]) -> tuple[Citation, ...]:
+def _related(index, cands: list[_Cand]) -> tuple[Citation, ...]:
     """The closest passages, for an abstention: best sentence of each of the top three chunks."""
     out, seen = [], set()
     for cand in cands:
@@ -712,5 +712,5 @@ def ask(index, question: str, history=None, docs=None, k: int = 8, retriever: st
                 return _compose(index, q, question, entries, conf, hits, f"{message} {note}".strip())
     conf = confidence(feats[id(cands[0])])
     if conf < ABSTAIN_BELOW:
-        return _abstain(question, conf, hits, _related(index, hits, cands))
+        return _abstain(question, conf, hits, _related(index, cands))
     return _compose(index, q, question, _select(q, cands), conf, hits, message)
