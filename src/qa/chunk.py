@@ -9,7 +9,7 @@ are one chunk each.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from qa.records import Chunk, Heading, Page
 
@@ -141,23 +141,45 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 
 
 def _split_long(
-    text: str, span: tuple[int, int], budget: int, count: Callable[[str], int]
+    text: str, span: tuple[int, int], budget: int, count: Callable[[str], int], max_chars: int
 ) -> list[tuple[int, int]]:
-    """Cut a span that is over budget at word boundaries into pieces under it."""
+    """Cut a span over the token budget or ``max_chars`` into pieces under both.
+
+    Each piece ends at the last word end that keeps it under both limits (found by bisection over the
+    word ends within ``max_chars`` of its start, so work stays linear in the span); a single word over
+    the limits is cut inside it.
+    """
     a, b = span
-    if count(text[a:b]) <= budget:
+    if b - a <= max_chars and count(text[a:b]) <= budget:
         return [span]
     pieces, cur = [], a
-    words = [m.end() for m in re.finditer(r"\S+", text[a:b])]
-    last_ok = None
-    for w_end in words:
-        piece_end = a + w_end
-        if count(text[cur:piece_end]) > budget and last_ok is not None:
-            pieces.append(_trim(text, cur, last_ok))
-            cur = last_ok
-        last_ok = piece_end
-    pieces.append(_trim(text, cur, b))
+    while cur < b:
+        limit = min(b, cur + max_chars)
+        ends = [cur + m.end() for m in re.finditer(r"\S+", text[cur:limit])]
+        if limit < b and ends and ends[-1] == limit and not text[limit].isspace():
+            ends.pop()  # the word runs on past the limit
+        end = _last_fitting(text, cur, ends, budget, count)
+        if end is None:  # the first word alone is over a limit: cut inside it
+            end = _last_fitting(text, cur, range(cur + 1, limit + 1), budget, count) or cur + 1
+        pieces.append(_trim(text, cur, end))
+        cur = end
+        while cur < b and text[cur].isspace():
+            cur += 1
     return [p for p in pieces if p[1] > p[0]]
+
+
+def _last_fitting(
+    text: str, start: int, ends: Sequence[int], budget: int, count: Callable[[str], int]
+) -> int | None:
+    """The last of the increasing ``ends`` with ``text[start:end]`` within the token budget, by bisection."""
+    lo, hi = 0, len(ends)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if count(text[start : ends[mid]]) <= budget:
+            lo = mid + 1
+        else:
+            hi = mid
+    return ends[lo - 1] if lo else None
 
 
 class _Sections:
@@ -279,7 +301,7 @@ class Chunker:
                             out.append(self._emit(page, group, kind="reference"))
                 return
             for sent in split_sentences(text, lines[0][0], lines[-1][1]):
-                for piece in _split_long(text, sent, self.max_tokens, self.count):
+                for piece in _split_long(text, sent, self.max_tokens, self.count, self.max_chars):
                     if pending and self._too_big(text, pending[0][0], piece[1]):
                         out.append(self._emit(page, pending))
                         pending = []
@@ -357,7 +379,7 @@ class Chunker:
         """Sentences (cut at words where one is too long) packed in order into groups under the budget."""
         groups: list[list[tuple[int, int]]] = [[]]
         for sent in sents:
-            for piece in _split_long(text, sent, budget, self.count):
+            for piece in _split_long(text, sent, budget, self.count, self.max_chars):
                 a = groups[-1][0][0] if groups[-1] else piece[0]
                 if groups[-1] and (piece[1] - a > self.max_chars or self.count(text[a : piece[1]]) > budget):
                     groups.append([])

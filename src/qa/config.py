@@ -12,7 +12,7 @@ DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
 # Bump when ingestion or chunking changes what an index holds: an index built by older code is then stale.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 # Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
 _INDEX_FIELDS = (

@@ -147,14 +147,17 @@ class _Previous:
         self.units: np.ndarray | None = None
         self.offsets: np.ndarray | None = None
         self.reason = ""
-        try:
-            manifest = json.loads((index / "manifest.json").read_text())
-        except (OSError, ValueError):
+        if not (index / "manifest.json").exists():
             return
-        if manifest.get("format", {}).get("version") != FORMAT_VERSION:
+        try:
+            manifest = read_manifest(index)
+        except OtherFormat:
             self.reason = "format version changed"
             return
-        if manifest.get("fingerprint") != settings.fingerprint():
+        except IndexProblem:
+            self.reason = "previous index unreadable"
+            return
+        if manifest["fingerprint"] != settings.fingerprint():
             self.reason = "settings changed"
             return
         try:
@@ -169,7 +172,7 @@ class _Previous:
         if len(vectors) != len(chunks) or len(units) != self.offsets[-1]:
             self.reason = "previous index inconsistent"
             return
-        self.files = {f["path"]: f for f in manifest.get("files", [])}
+        self.files = {f["path"]: f for f in manifest["files"]}
         self.vectors = vectors
         self.units = units
         for p in pages:
@@ -482,8 +485,59 @@ def _write(
 # ---------------------------------------------------------------- load
 
 
-def _bad(index: Path, what: str) -> IndexProblem:
-    return IndexProblem(f"index at {index} {what}; rebuild it with: qa index --rebuild --index {index}")
+def _bad(index: Path, what: str, kind: type[IndexProblem] = IndexProblem) -> IndexProblem:
+    return kind(f"index at {index} {what}; rebuild it with: qa index --rebuild --index {index}")
+
+
+# What the code reads from a manifest, by type: a hand edit or another tool's file that differs is refused
+# with one clear error instead of a KeyError or TypeError deep inside load, status or an update.
+_MANIFEST_SHAPE = {
+    "created": str,
+    "fingerprint": str,
+    "model": {"id": str, "dim": int},
+    "counts": {"documents": int, "pages": int, "chunks": int, "skipped": int},
+    "dense": {"kind": str},
+    "bm25": {"stemmer": str},
+    "settings": dict,
+    "checksums": dict,
+    "files": [{"path": str, "sha256": str, "status": str, "reason": str}],
+}
+
+
+def _fits(value, shape) -> bool:
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(k in value and _fits(value[k], s) for k, s in shape.items())
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(_fits(v, shape[0]) for v in value)
+    return isinstance(value, shape) and not (shape is int and isinstance(value, bool))
+
+
+class OtherFormat(IndexProblem):
+    """The index was written in another qa-index format version."""
+
+
+def read_manifest(index: Path) -> dict:
+    """The index's manifest, checked for its format version and shape; problems raise IndexProblem."""
+    try:
+        manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}") from None
+    except (OSError, ValueError):
+        raise _bad(index, "has an unreadable manifest.json") from None
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if not isinstance(fmt, dict):
+        raise _bad(index, "has an unreadable manifest.json (no format)")
+    if fmt.get("name") != FORMAT_NAME or fmt.get("version") != FORMAT_VERSION:
+        raise _bad(
+            index,
+            f"has format {fmt.get('name')} v{fmt.get('version')!r}, "
+            f"this qa reads {FORMAT_NAME} v{FORMAT_VERSION}",
+            OtherFormat,
+        )
+    wrong = [k for k, shape in _MANIFEST_SHAPE.items() if not _fits(manifest.get(k), shape)]
+    if wrong:
+        raise _bad(index, f"has an unreadable manifest.json (bad or missing: {', '.join(wrong)})")
+    return manifest
 
 
 class Index:
@@ -567,7 +621,8 @@ class Index:
             return None
         out = []
         for d in docs:
-            d = d.strip().replace("\\", "/").removeprefix("corpus/")
+            if d not in self.documents:  # a name exactly as indexed wins (a POSIX name may hold a backslash)
+                d = d.strip().replace("\\", "/").removeprefix("corpus/")
             matches = [x for x in self.documents if x == d] or [
                 x for x in self.documents if x.startswith(d) or Path(x).name == d or Path(x).stem == d
             ]
@@ -591,17 +646,7 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
         if index.is_dir() and any(index.iterdir()):
             raise _bad(index, "has no manifest.json (incomplete or damaged)")
         raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}")
-    try:
-        manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-        fmt = manifest["format"]
-    except (ValueError, KeyError, TypeError):
-        raise _bad(index, "has an unreadable manifest.json") from None
-    if fmt.get("name") != FORMAT_NAME or fmt.get("version") != FORMAT_VERSION:
-        raise _bad(
-            index,
-            f"has format {fmt.get('name')} v{fmt.get('version')}, this qa reads "
-            f"{FORMAT_NAME} v{FORMAT_VERSION}",
-        )
+    manifest = read_manifest(index)
     if model and model != manifest["model"]["id"]:
         raise _bad(index, f"was built with model '{manifest['model']['id']}', not '{model}'")
     for name in FILES:
@@ -649,7 +694,7 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
     # Last, after the checks that name a specific problem: a file swapped in from another index, or damaged
     # in a way the counts don't show, no longer matches the checksum the build recorded.
     actual = _checksums(index)
-    for name, digest in manifest.get("checksums", {}).items():
+    for name, digest in manifest["checksums"].items():
         if actual.get(name) != digest:
             raise _bad(
                 index, f"has a {name} that does not match its manifest (damaged, or from another index)"
@@ -673,12 +718,7 @@ def status(
     index = Path(index)
     if manifest is None:
         _recover(index)
-        try:
-            manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}") from None
-        except ValueError:
-            raise _bad(index, "has an unreadable manifest.json") from None
+        manifest = read_manifest(index)
     settings = settings or Settings()
     out = {
         "index": str(index),
@@ -707,7 +747,7 @@ def status(
         )
         removed = sorted(set(known) - set(current) - {r.path for r in refused})
         settings_changed = sorted(
-            k for k, v in settings.index_settings().items() if manifest.get("settings", {}).get(k) != v
+            k for k, v in settings.index_settings().items() if manifest["settings"].get(k) != v
         )
         out.update(
             corpus=str(corpus),

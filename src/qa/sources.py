@@ -453,12 +453,14 @@ def fetch_sources(
 
 def _index_settings(base: Settings) -> Settings:
     """``base`` with the existing index's model, chunking and BM25 settings, so the update is incremental."""
+    from qa.index import read_manifest
+
     try:
-        stored = json.loads((base.index / "manifest.json").read_text(encoding="utf-8"))["settings"]
-        names = {f.name for f in fields(Settings)}  # the manifest may hold derived entries too
-        return replace(base, **{k: v for k, v in stored.items() if k in names})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        stored = read_manifest(base.index)["settings"]
+    except QAError:
         return base
+    names = {f.name for f in fields(Settings)}  # the manifest may hold derived entries too
+    return replace(base, **{k: v for k, v in stored.items() if k in names})
 
 
 def format_fetch(report: dict) -> str:
