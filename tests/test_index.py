@@ -706,3 +706,36 @@ def test_a_file_over_the_cap_is_never_read(tmp_path, fake_corpus, build_fake, mo
     big = next(f for f in report["skipped"] if f["path"] == "big.txt")
     assert big["reason"].startswith("file too large") and big["sha256"].startswith("over-cap:2000:")
     assert "small.txt" in read and "big.txt" not in read
+
+
+def test_text_formats_have_their_own_lower_cap(tmp_path, fake_corpus, build_fake, make_pdf):
+    words = "Herons wade in the shallow water of the marsh. " * 60  # ~2.8 kB
+    corpus = fake_corpus({"small.txt": "Small enough to read.\n", "notes.md": words, "page.html": words})
+    make_pdf(corpus / "herons.pdf", [words])
+    assert (corpus / "herons.pdf").stat().st_size > 2000
+    caps = {"max_text_bytes": 2000, "max_file_bytes": 1 << 20}
+    report = build_fake(corpus, tmp_path / "index", **caps)
+    skipped = {s["path"]: s for s in report["skipped"]}
+    assert sorted(skipped) == ["notes.md", "page.html"]
+    assert all(
+        s["reason"].endswith("> cap of 1.95 KiB for text, Markdown and HTML)") for s in skipped.values()
+    )
+    assert all(s["sha256"].startswith("over-cap:") for s in skipped.values())  # never read
+    assert set(load_index(tmp_path / "index").documents) == {"small.txt", "herons.pdf"}
+    # status fingerprints with the same caps, so nothing looks changed
+    st = status(tmp_path / "index", corpus, Settings(model="fake:bow-64", **caps))
+    assert st["stale"] is False, st
+    # a lower file cap still wins for text
+    settings = Settings(max_text_bytes=1 << 30, max_file_bytes=100)
+    assert settings.cap(corpus / "notes.md") == settings.cap(corpus / "herons.pdf") == 100
+
+
+def test_caps_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("QA_MAX_TEXT_MB", "1.5")
+    monkeypatch.setenv("QA_MAX_FILE_MB", "300")
+    s = Settings.from_env()
+    assert (s.max_text_bytes, s.max_file_bytes) == (3 << 19, 300 << 20)
+    assert s.cap(Path("a.TXT")) == 3 << 19 and s.cap(Path("b.PDF")) == 300 << 20
+    monkeypatch.setenv("QA_MAX_TEXT_MB", "lots")
+    with pytest.raises(qa.errors.UsageError, match="QA_MAX_TEXT_MB must be a number of megabytes"):
+        Settings.from_env()

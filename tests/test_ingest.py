@@ -389,7 +389,9 @@ def test_empty_file_is_refused(tmp_path, name, content):
 def test_size_cap(tmp_path):
     f = tmp_path / "big.txt"
     f.write_text("word " * 400, encoding="utf-8")  # 2000 bytes
-    assert refused(f, max_bytes=1024) == "file too large (1.95 KiB > cap of 1 KiB)"
+    assert (
+        refused(f, max_bytes=1024) == "file too large (1.95 KiB > cap of 1 KiB for text, Markdown and HTML)"
+    )
     assert read(f, max_bytes=2000)[1][0].text.startswith("word word")  # at the cap is fine
 
 
@@ -403,7 +405,7 @@ def test_size_cap_setting_skips_the_file_in_a_build(tmp_path, fake_corpus, build
             "pages": 0,
             "chunks": 0,
             "status": "skipped",
-            "reason": "file too large (1.95 KiB > cap of 1000 bytes)",
+            "reason": "file too large (1.95 KiB > cap of 1000 bytes for text, Markdown and HTML)",
             "warnings": [],
         }
     ]
@@ -511,3 +513,13 @@ def test_corpus_of_only_bad_files_is_a_usage_error(tmp_path, fake_corpus, build_
     for part in ("a.docx: unsupported file type '.docx'", "b.txt: empty file", "c.txt: binary data"):
         assert part in msg
     assert not (tmp_path / "index").exists()
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 8, 13])
+def test_blockwise_substitution_equals_one_substitution(block):
+    from qa.ingest import _WRAPPED_BLANK, _sub_in_blocks
+
+    text = "a line that wraps\n\ninto this one. Next para.\n \n(x) and\t\n\t\nb c\n\nd, e\n\n\nF g\n\nh"
+    for i in range(len(text)):
+        t = text[i:] + text[:i]
+        assert _sub_in_blocks(_WRAPPED_BLANK, "\n", t, block) == _WRAPPED_BLANK.sub("\n", t), repr(t)

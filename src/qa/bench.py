@@ -348,7 +348,7 @@ def _task_baseline_build(corpus: str, out: str) -> dict:
     t = time.perf_counter()
     for rel, path in found:
         try:
-            _, doc_pages = read_file(path, rel, settings.max_file_bytes, FileReport(rel))
+            _, doc_pages = read_file(path, rel, settings.cap(path), FileReport(rel))
         except IngestError:
             continue
         pages += len(doc_pages)

@@ -8,8 +8,9 @@ are one chunk each.
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from qa.records import Chunk, Heading, Page
 
@@ -78,6 +79,7 @@ _ABBREV = {
 # A sentence may end at . ? ! (plus closing quotes/brackets) before whitespace and a plausible sentence start.
 _END = re.compile(r"[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•▪◦●\-–])")
 _PARA = re.compile(r"\n[ \t]*\n")
+_LINE = re.compile(r"^.*$", re.M)
 _BULLET_LINE = re.compile(r"\n(?=[ \t]*(?:[•▪◦●]|[-–*][ \t]|\(?[0-9a-z]{1,2}[.)][ \t]))")
 _WORD = re.compile(r"\w+|[^\w\s]")
 # A References entry opens with "Author. (2024" or "Author. (n.d."; it ends once it has given its URL.
@@ -121,23 +123,26 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans (absolute offsets) inside ``text[start:end]``; paragraphs and bullets always split."""
+    return list(iter_sentences(text, start, end))
+
+
+def iter_sentences(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """``split_sentences`` one at a time (a paragraph of a million short lines is never held as a list)."""
     end = len(text) if end is None else end
-    cuts = {start, end}
-    span = text[start:end]
-    for m in _PARA.finditer(span):
-        cuts.add(start + m.start())
-    for m in _BULLET_LINE.finditer(span):
-        cuts.add(start + m.start())
-    for m in _END.finditer(span):
-        if not _is_abbreviation(text, start + m.start()):
-            cuts.add(start + m.end())
-    points = sorted(cuts)
-    out = []
-    for a, b in zip(points, points[1:], strict=False):
-        a, b = _trim(text, a, b)
-        if b > a:
-            out.append((a, b))
-    return out
+    cuts = heapq.merge(
+        (m.start() for m in _PARA.finditer(text, start, end)),
+        (m.start() for m in _BULLET_LINE.finditer(text, start, end)),
+        (m.end() for m in _END.finditer(text, start, end) if not _is_abbreviation(text, m.start())),
+        [end],
+    )
+    a = start
+    for b in cuts:
+        if b <= a:
+            continue
+        s, e = _trim(text, a, b)
+        if e > s:
+            yield s, e
+        a = b
 
 
 def _split_long(
@@ -212,10 +217,8 @@ def _blocks(page: Page) -> Iterable[tuple[str, int, int]]:
     """(kind, start, end) in page order: heading, row (a tab-separated line), para (between blank lines)."""
     text = page.text
     heads = {h.start: h for h in page.headings}
-    pos = 0
-    for line in text.split("\n"):
-        a, b = pos, pos + len(line)
-        pos = b + 1
+    for m in _LINE.finditer(text):  # lazily: a page of a million short lines is never held as a list
+        line, (a, b) = m.group(), m.span()
         s, e = _trim(text, a, b)
         if e <= s:
             yield "blank", a, b
@@ -300,7 +303,7 @@ class Chunker:
                         for group in self._pack(text, split_sentences(text, a, b), self.max_tokens):
                             out.append(self._emit(page, group, kind="reference"))
                 return
-            for sent in split_sentences(text, lines[0][0], lines[-1][1]):
+            for sent in iter_sentences(text, lines[0][0], lines[-1][1]):
                 for piece in _split_long(text, sent, self.max_tokens, self.count, self.max_chars):
                     if pending and self._too_big(text, pending[0][0], piece[1]):
                         out.append(self._emit(page, pending))
@@ -325,7 +328,10 @@ class Chunker:
                     self.sections.close_labelled()
                     self.table = None
                     continue
-                para.append((a, b))
+                if len(para) > 1 and not self.sections.in_references:
+                    para[-1] = (a, b)  # outside References only the paragraph's first and last line matter
+                else:
+                    para.append((a, b))
                 continue
             if kind == "blank":
                 flush_para()

@@ -8,6 +8,8 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from qa.errors import UsageError
+
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
@@ -41,7 +43,9 @@ class Settings:
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
     dense_kind: str = "auto"  # flat | hnsw | ivf | auto (flat up to store.AUTO_HNSW_ABOVE chunks, then HNSW)
-    max_file_bytes: int = 200 * 1024 * 1024
+    max_file_bytes: int = 200 * 1024 * 1024  # any file; a PDF's bytes are mostly images, fonts and streams
+    # Text, Markdown and HTML: all of it is indexed text; a build holds 12-33 MB per MB of it (README).
+    max_text_bytes: int = 32 * 1024 * 1024
     batch_size: int = 64
 
     @classmethod
@@ -50,7 +54,21 @@ class Settings:
             corpus=Path(os.environ.get("QA_CORPUS", "corpus")),
             index=Path(os.environ.get("QA_INDEX", "index")),
         )
+        for field, var in (("max_file_bytes", "QA_MAX_FILE_MB"), ("max_text_bytes", "QA_MAX_TEXT_MB")):
+            if os.environ.get(var):
+                try:
+                    base = replace(base, **{field: int(float(os.environ[var]) * 2**20)})
+                except ValueError:
+                    raise UsageError(
+                        f"{var} must be a number of megabytes, not {os.environ[var]!r}"
+                    ) from None
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def cap(self, path: Path) -> int:
+        """The size cap of a corpus file: PDFs have ``max_file_bytes``, text formats the lower of the two."""
+        if path.suffix.lower() == ".pdf":
+            return self.max_file_bytes
+        return min(self.max_file_bytes, self.max_text_bytes)
 
     def index_settings(self) -> dict:
         d = asdict(self)

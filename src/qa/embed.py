@@ -107,7 +107,8 @@ class FakeEmbedder:
 def get_embedder(model: str = DEFAULT_MODEL) -> Embedder:
     """One model per process, shared by every index and request."""
     if model.startswith("fake:"):
-        return FakeEmbedder(model_id=model)
+        dim = re.fullmatch(r"fake:bow-(\d+)", model)
+        return FakeEmbedder(int(dim.group(1)) if dim else 64, model_id=model)
     with _LOCK:
         if model not in _MODELS:
             _MODELS[model] = SentenceTransformerEmbedder(model)

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -162,7 +163,7 @@ class _Previous:
             return
         try:
             vectors = np.load(index / "vectors.npy", allow_pickle=False)
-            units = np.load(index / "sentences.npy", allow_pickle=False)
+            units = np.load(index / "sentences.npy", allow_pickle=False, mmap_mode="r")
             chunks = [Chunk.from_dict(d) for d in _read_jsonl(index / "chunks.jsonl")]
             pages = [Page.from_dict(d) for d in _read_jsonl(index / "pages.jsonl")]
         except (OSError, ValueError, KeyError):
@@ -213,7 +214,7 @@ def build_index(
         rep = FileReport(rel)
         try:
             rep.bytes = path.stat().st_size
-            rep.sha256 = fingerprint(path, settings.max_file_bytes)
+            rep.sha256 = fingerprint(path, settings.cap(path))
         except OSError as e:
             reports.append(FileReport(rel, status="skipped", reason=f"cannot read ({e.strerror})"))
             continue
@@ -233,7 +234,7 @@ def build_index(
         (changed if old else added).append(rel)
         t = time.perf_counter()
         try:
-            doc, pages = read_file(path, rel, settings.max_file_bytes, rep)
+            doc, pages = read_file(path, rel, settings.cap(path), rep)
         except IngestError as e:
             rep.status, rep.reason = "skipped", str(e)
             reports.append(rep)
@@ -297,18 +298,23 @@ def build_index(
     t = time.perf_counter()
     emb = embedder or get_embedder(settings.model)
     timings["model"] = time.perf_counter() - t
-    t = time.perf_counter()
     all_chunks = [c for _, _, cs, _ in docs for c in cs]
-    vectors, units, embedded = _embed(docs, all_chunks, prev, emb, settings, progress)
-    timings["embed"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    for rep in reports:
-        rep.chunks = sum(1 for c in all_chunks if c.doc == rep.path)
-    by_doc = {d.doc: d for d, _, _, _ in docs}
-    manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
-    _write(index, manifest, docs, all_chunks, vectors, units, settings, bibliography)
-    timings["write"] = time.perf_counter() - t
+    tmp = _fresh_tmp(index)
+    try:
+        t = time.perf_counter()
+        vectors, embedded = _embed(docs, all_chunks, prev, emb, settings, progress, tmp / "sentences.npy")
+        timings["embed"] = time.perf_counter() - t
+        t = time.perf_counter()
+        per_doc = Counter(c.doc for c in all_chunks)
+        for rep in reports:
+            rep.chunks = per_doc[rep.path]
+        by_doc = {d.doc: d for d, _, _, _ in docs}
+        manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
+        _write(tmp, index, manifest, docs, all_chunks, vectors, settings, bibliography)
+        timings["write"] = time.perf_counter() - t
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     timings["total"] = time.perf_counter() - t0
     report.update(
         embedded=embedded,
@@ -339,57 +345,100 @@ def _known_units(prev, docs: set[str], settings: Settings) -> dict[str, np.ndarr
     return known
 
 
-def _embed(docs, all_chunks: list[Chunk], prev, emb, settings: Settings, progress: Progress | None):
-    """Vectors of every unit (sentence, or whole table row / References entry) and of every chunk.
+class _RowWriter:
+    """A float32 matrix written to an .npy file a block of rows at a time, so a build never holds it all."""
+
+    def __init__(self, path: Path, rows: int, dim: int) -> None:
+        self.path, self.rows, self.written = path, rows, 0
+        self.file = open(path, "wb")  # noqa: SIM115 - closed in close(), or by the build's clean-up
+        header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
+        np.lib.format.write_array_header_1_0(self.file, header)
+
+    def write(self, block: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        self.written += len(block)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.written != self.rows:
+            raise RuntimeError(f"{self.path.name}: wrote {self.written} of {self.rows} rows")
+
+
+def _embed(
+    docs, all_chunks: list[Chunk], prev, emb, settings: Settings, progress: Progress | None, out: Path
+) -> tuple[np.ndarray, int]:
+    """Vectors of every unit (sentence, or whole table row / References entry), streamed to ``out`` in
+    order, and of every chunk, returned.
 
     Units of unchanged files are reused, and so is any unit of a changed file whose text the previous index
     already embedded (an edit re-embeds only the sentences it touched). A chunk's vector is the normalised
-    mean of its units' vectors
-    (``chunk_vectors="mean"``, one embedding pass over the text) or its own embedding with title and section
-    (``"embed"``, a second pass)."""
+    mean of its units' vectors (``chunk_vectors="mean"``, one embedding pass over the text) or its own
+    embedding with title and section (``"embed"``, a second pass). Chunks are taken in blocks of about
+    ``4 * batch_size`` new units, so memory holds one block of unit vectors, not all of them."""
     offsets = unit_offsets(all_chunks)
-    units = np.zeros((int(offsets[-1]), emb.dim), dtype=np.float32)
     vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
-    texts, rows, chunk_texts, chunk_rows = [], [], [], []
     known = _known_units(prev, {d.doc for d, _, _, srcs in docs if None in srcs}, settings)
-    row = 0
-    for d, _, cs, srcs in docs:
-        for c, src in zip(cs, srcs, strict=True):
-            a, b = offsets[row], offsets[row + 1]
-            if src is None:
-                for r, text in zip(range(a, b), unit_texts(c, d.title, settings.embed_context), strict=True):
-                    if text in known:
-                        units[r] = known[text]
-                    else:
-                        texts.append(text)
-                        rows.append(r)
-                if settings.chunk_vectors == "embed" and c.kind not in WHOLE:
-                    chunk_texts.append(embed_text(c, d.title, settings.embed_context))
-                    chunk_rows.append(row)
-            else:
+    rows = [
+        (c, src, d.title) for d, _, cs, srcs in docs for c, src in zip(cs, srcs, strict=True)
+    ]  # chunk, its row in the previous index (None: new), its document's title
+    own = settings.chunk_vectors == "embed"
+    todo = sum(
+        sum(t not in known for t in unit_texts(c, title, settings.embed_context))
+        + (own and c.kind not in WHOLE)
+        for c, src, title in rows
+        if src is None
+    )
+    writer = _RowWriter(out, int(offsets[-1]), emb.dim)
+    done = 0
+
+    def flush(first: int, last: int) -> None:
+        """Embed and write the units of chunks ``first..last-1``; set their chunk vectors."""
+        nonlocal done
+        base = offsets[first]
+        units = np.zeros((int(offsets[last] - base), emb.dim), dtype=np.float32)
+        texts, at, chunk_texts, chunk_at = [], [], [], []
+        for row in range(first, last):
+            c, src, title = rows[row]
+            a, b = offsets[row] - base, offsets[row + 1] - base
+            if src is not None:
                 units[a:b] = prev.units[prev.offsets[src] : prev.offsets[src + 1]]
                 vectors[row] = prev.vectors[src]
-            row += 1
-    todo = len(texts) + len(chunk_texts)
-    batch = settings.batch_size * 4
-    for i in range(0, len(texts), batch):
-        if progress:
-            progress("embed", i, todo)
-        units[rows[i : i + batch]] = emb.encode(texts[i : i + batch])
-    for i in range(0, len(chunk_texts), batch):
-        if progress:
-            progress("embed", len(texts) + i, todo)
-        vectors[chunk_rows[i : i + batch]] = emb.encode(chunk_texts[i : i + batch])
+                continue
+            for r, text in zip(range(a, b), unit_texts(c, title, settings.embed_context), strict=True):
+                if text in known:
+                    units[r] = known[text]
+                else:
+                    texts.append(text)
+                    at.append(r)
+            if own and c.kind not in WHOLE:
+                chunk_texts.append(embed_text(c, title, settings.embed_context))
+                chunk_at.append(row)
+        if progress and (texts or chunk_texts):
+            progress("embed", done, todo)
+        if texts:
+            units[at] = emb.encode(texts)
+        if chunk_texts:
+            vectors[chunk_at] = emb.encode(chunk_texts)
+        done += len(texts) + len(chunk_texts)
+        for row in range(first, last):
+            c, src, _ = rows[row]
+            if src is None and (not own or c.kind in WHOLE):
+                mean = units[offsets[row] - base : offsets[row + 1] - base].mean(axis=0)
+                vectors[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        writer.write(units)
+
+    first, pending = 0, 0
+    for row, (_, src, _) in enumerate(rows):
+        if src is None:
+            pending += int(offsets[row + 1] - offsets[row]) + own
+        if pending >= settings.batch_size * 4 or int(offsets[row + 1] - offsets[first]) >= 16384:
+            flush(first, row + 1)
+            first, pending = row + 1, 0
+    flush(first, len(rows))
+    writer.close()
     if progress:
         progress("embed", todo, todo)
-    row = 0
-    for _, _, cs, srcs in docs:
-        for c, src in zip(cs, srcs, strict=True):
-            if src is None and (settings.chunk_vectors != "embed" or c.kind in WHOLE):
-                mean = units[offsets[row] : offsets[row + 1]].mean(axis=0)
-                vectors[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-            row += 1
-    return vectors, units, sum(1 for _, _, _, srcs in docs for src in srcs if src is None)
+    return vectors, sum(1 for _, src, _ in rows if src is None)
 
 
 def _summary(report: dict, embedded: int) -> str:
@@ -445,41 +494,40 @@ def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
     }
 
 
+def _fresh_tmp(index: Path) -> Path:
+    """The folder this build writes the new index into, beside the index (removed if the build fails)."""
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.parent / f".{index.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
 def _write(
+    tmp: Path,
     index: Path,
     manifest: dict,
     docs,
     chunks: list[Chunk],
     vectors: np.ndarray,
-    units: np.ndarray,
     settings,
     bibliography: dict,
 ) -> None:
+    """Write the rest of the new index into ``tmp`` (sentences.npy is there already) and swap it in."""
     from qa.lexical import Lexical
     from qa.store import VectorStore
 
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.parent / f".{index.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        _write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
-        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
-        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
-        np.save(tmp / "sentences.npy", units, allow_pickle=False)
-        (tmp / "references.json").write_text(json.dumps(bibliography, ensure_ascii=False), encoding="utf-8")
-        VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
-        lex_texts = [f"{c.context}\n{c.text}" if c.context else c.text for c in chunks]
-        Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(
-            tmp / "lexical"
-        )
-        manifest["checksums"] = _checksums(tmp)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        _fsync_dir(tmp)
-        _swap_in(tmp, index)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
+    _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
+    np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+    (tmp / "references.json").write_text(json.dumps(bibliography, ensure_ascii=False), encoding="utf-8")
+    VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
+    lex_texts = [f"{c.context}\n{c.text}" if c.context else c.text for c in chunks]
+    Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(tmp / "lexical")
+    manifest["checksums"] = _checksums(tmp)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    _fsync_dir(tmp)
+    _swap_in(tmp, index)
 
 
 # ---------------------------------------------------------------- load
@@ -743,7 +791,7 @@ def status(
         changed = sorted(
             rel
             for rel, p in current.items()
-            if rel in known and known[rel]["sha256"] != _quick_sha(p, settings.max_file_bytes)
+            if rel in known and known[rel]["sha256"] != _quick_sha(p, settings.cap(p))
         )
         removed = sorted(set(known) - set(current) - {r.path for r in refused})
         settings_changed = sorted(

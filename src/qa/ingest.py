@@ -62,8 +62,13 @@ _INLINE_TAGS = re.compile(
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 _HYPHEN_LOWER = re.compile(r"(?<=[^\W\d_])-[ \t]*\n\s*(?=[a-z])")
 _HYPHEN_OTHER = re.compile(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[A-Z])")
-_SPACES = re.compile(r"[^\S\n\t]+")
+# Runs of spaces and other blanks to one space; a lone " " is not matched (re.sub would rebuild the text
+# from a piece per word, ~10x its size, for nothing).
+_SPACES = re.compile(r"[^\S\n\t]{2,}|[^\S\n\t ]")
 _TAB_SPACES = re.compile(r" *\t *")
+_TRAILING_SPACES = re.compile(r" +(?=\n)")
+_TWO_NON_SPACES = re.compile(r"\S(?=\S)")
+_BLANK_LINE_SPACES = re.compile(r"\n[ \t]+(?=\n)")
 _BLANKS = re.compile(r"\n{3,}")
 # A blank line between a line that does not end a sentence and one starting in lower case is a line wrap
 # (pdftotext's double-spaced output), not a paragraph break.
@@ -234,11 +239,30 @@ def normalise(text: str) -> str:
     text = _HYPHEN_OTHER.sub("-", text)
     text = _SPACES.sub(" ", text)
     text = _TAB_SPACES.sub("\t", text)
-    text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
-    text = re.sub(r"\n[ \t]*\n", "\n\n", text)
-    text = _WRAPPED_BLANK.sub("\n", text)
+    # Line ends and whitespace-only lines cleaned where there is something to clean: rebuilding the text
+    # line by line would hold a string per line, ~20x a text of short lines.
+    text = _TRAILING_SPACES.sub("", text)
+    text = _BLANK_LINE_SPACES.sub("\n", text)
+    text = _sub_in_blocks(_WRAPPED_BLANK, "\n", text)
     text = _BLANKS.sub("\n\n", text)
     return text.strip(" \n")
+
+
+def _sub_in_blocks(pattern: re.Pattern, repl: str, text: str, block: int = 1 << 16) -> str:
+    """``pattern.sub`` over blocks of about ``block`` characters, cut between two non-space characters.
+
+    Only for patterns whose matches are whitespace and whose look-behind and look-ahead stop at the first
+    non-space character: no match or context crosses such a cut, so the result is the same as one
+    ``sub``, but a text with a match on every line never builds a list of pieces as long as itself."""
+    out, start = [], 0
+    while len(text) - start > block:
+        m = _TWO_NON_SPACES.search(text, start + block)
+        if m is None:
+            break
+        out.append(pattern.sub(repl, text[start : m.end()]))
+        start = m.end()
+    out.append(pattern.sub(repl, text[start:]))
+    return "".join(out)
 
 
 def join_page_hyphens(texts: list[str]) -> list[str]:
@@ -590,11 +614,12 @@ def _size(n: int) -> str:
 def read_file(path: Path, doc: str, max_bytes: int, report: FileReport) -> tuple[Document, list[Page]]:
     """Read one corpus file into pages. Raises IngestError with the reason when it cannot."""
     size = path.stat().st_size
+    fmt = FORMATS[path.suffix.lower()]
     if size > max_bytes:
-        raise IngestError(f"file too large ({_size(size)} > cap of {_size(max_bytes)})")
+        kind = "PDFs" if fmt == "pdf" else "text, Markdown and HTML"
+        raise IngestError(f"file too large ({_size(size)} > cap of {_size(max_bytes)} for {kind})")
     if size == 0:
         raise IngestError("empty file")
-    fmt = FORMATS[path.suffix.lower()]
     if fmt == "pdf":
         with open(path, "rb") as f:
             if not f.read(1024).lstrip().startswith(b"%PDF"):

@@ -106,7 +106,7 @@ def _validate_readable(name: str, data: bytes, settings: Settings) -> tuple[dict
         path.write_bytes(data)
         rel = f"{UPLOAD_FOLDER}/{name}"
         try:
-            doc, pages = read_file(path, rel, settings.max_file_bytes, FileReport(rel))
+            doc, pages = read_file(path, rel, settings.cap(path), FileReport(rel))
         except IngestError as e:
             raise UploadRejected(f"cannot read {name}: {e}", 422) from None
         except Exception as e:  # a parser crash on hostile input is still just a bad file

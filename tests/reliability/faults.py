@@ -134,8 +134,11 @@ def fail_writing(monkeypatch, point: str) -> None:
 
     if point in ("pages.jsonl", "chunks.jsonl"):
         monkeypatch.setattr(qa.index, "_write_jsonl", by_name(qa.index._write_jsonl, lambda path, rows: path))
-    elif point in ("vectors.npy", "sentences.npy"):
+    elif point == "vectors.npy":
         monkeypatch.setattr(np, "save", by_name(np.save, lambda file, *a, **k: file))
+    elif point == "sentences.npy":  # streamed while embedding
+        writer = qa.index._RowWriter
+        monkeypatch.setattr(writer, "close", by_name(writer.close, lambda self: self.path))
     elif point in ("references.json", "manifest.json"):
         monkeypatch.setattr(P, "write_text", by_name(P.write_text, lambda self, *a, **k: self))
     elif point == "dense.faiss":
