@@ -965,7 +965,7 @@ def test_long_a_file_over_the_cap_is_not_read(tmp_path, record):
     )
     got = json.loads(out.stdout)
     record.area = "File over the cap"
-    record.inputs = "300 MB sparse text file, default 200 MB cap"
+    record.inputs = f"300 MB sparse text file, default text cap ({Settings().max_text_bytes >> 20} MiB)"
     record.outcome = f"build read {got['build_mb']:.0f} MB, status read {got['status_mb']:.0f} MB"
     assert got["build_mb"] < 50 and got["status_mb"] < 50, got
 
