@@ -739,3 +739,27 @@ def test_caps_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("QA_MAX_TEXT_MB", "lots")
     with pytest.raises(qa.errors.UsageError, match="QA_MAX_TEXT_MB must be a number of megabytes"):
         Settings.from_env()
+
+
+def test_embedding_progress_counts_the_work_of_new_chunks_and_ends_at_its_total(tmp_path, fake_corpus):
+    from qa.index import build_index
+
+    many = " ".join(f"Sentence {i} is about owls." for i in range(300))  # several embedding blocks
+    corpus = fake_corpus({"owls.txt": many, "hawks.txt": "Hawks soar. They hunt by day.\n"})
+    settings = Settings(model="fake:bow-64", batch_size=8)
+
+    def build() -> list[tuple[int, int]]:
+        calls: list[tuple[int, int]] = []
+        build_index(corpus, tmp_path / "index", settings, FakeEmbedder(), progress=record(calls))
+        return calls
+
+    def record(calls):
+        return lambda stage, done, total: calls.append((done, total)) if stage == "embed" else None
+
+    calls = build()
+    idx = load_index(tmp_path / "index")
+    assert len(calls) > 3 and calls[-1] == (len(idx.units), len(idx.units))
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and {t for _, t in calls} == {len(idx.units)}
+    (corpus / "hawks.txt").write_text("Hawks soar. They hunt by day. Kestrels hover.\n")
+    calls = build()  # an update: only the changed file's sentences are work
+    assert calls[-1] == (3, 3), calls

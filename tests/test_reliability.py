@@ -688,21 +688,27 @@ def test_traversal_reads_nothing_outside_the_corpus(traversal_target, doc):
     assert _probe_traversal(app, corpus, "good.txt") == [200, 200, 200]
 
 
-def test_traversal_fuzzing(traversal_target, record):
-    app, corpus = traversal_target
-    tried = []
+def _fuzz_traversal(app, corpus: Path, examples: int) -> int:
+    """Probe every route with generated ids; only the indexed documents are served. Returns ids tried."""
+    tried = 0
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(doc=fuzz.traversal_ids(["good.txt", "swapped.txt", "fruit/apples.txt", "links/leak.txt"]))
     def run(doc):
+        nonlocal tried
         codes = _probe_traversal(app, corpus, doc)
-        tried.append(doc)
+        tried += 1
         assert codes[0] != 200 or doc == "good.txt", doc
         assert 200 not in codes or doc in INDEXED, doc
 
     run()
+    return tried
+
+
+def test_traversal_fuzzing(traversal_target, record):
+    tried = _fuzz_traversal(*traversal_target, examples=300)
     record.area = "Path traversal fuzzing (quick)"
-    record.inputs = f"{len(tried)} generated ids × file, page and viewer routes"
+    record.inputs = f"{tried} generated ids × file, page and viewer routes"
     record.outcome = "only good.txt served; no open() outside the corpus"
 
 
@@ -974,7 +980,7 @@ _TEXT_RSS = r"""
 import json, sys
 from pathlib import Path
 from qa.config import Settings
-from qa.embed import FakeEmbedder, get_embedder
+from qa.embed import get_embedder
 from qa.index import build_index
 def hwm():  # this process image's peak RSS in MB (ru_maxrss would carry the parent's over exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
@@ -985,7 +991,7 @@ with open(corpus / "text.txt", "w") as f:
         f.write(f"{i}. " + para)
 real = get_embedder(Settings().model)  # the default model's weights are part of a real build's memory
 base = hwm()
-fake = FakeEmbedder(real.dim, "fake:bow-%d" % real.dim)  # its vectors are as big; embedding is fast
+fake = get_embedder(f"fake:bow-{real.dim}")  # its vectors are as big; embedding is fast
 build_index(corpus, index, Settings(model=fake.model_id), embedder=fake)
 print(json.dumps({"base": base, "peak": hwm(), "cap_mb": Settings().max_text_bytes / 2**20}))
 """
@@ -997,7 +1003,8 @@ TEXT_SHAPES = {
         "pumps for the northern district, and a study of groundwater levels. Members asked for quarterly "
         "reports on spending.\n\n"
     ),
-    "short sentences": "The cat sat on the mat.\n",  # a sentence (a stored vector) every 27 characters
+    # with the line number ("12. ") a sentence of its own: a stored vector every ~15 characters
+    "short sentences": "The cat sat on the mat.\n",
 }
 
 
@@ -1060,10 +1067,15 @@ def _mutate(root: Path, rng: random.Random, it: int) -> None:
     (root / f"new{it:03d}.txt").write_text(f"New file zq{it}new about lighthouse number {it}.\n")
 
 
+def _build_tmp(index: Path, pid: int) -> Path:
+    """The folder a build writes into, made when embedding starts (sentence vectors stream into it)."""
+    return index.parent / f".{index.name}.tmp-{pid}"
+
+
 def _stage(index: Path, pid: int, proc) -> str:
     if (index.parent / f".{index.name}.old-{pid}").exists():
         return "swapping"
-    tmp = index.parent / f".{index.name}.tmp-{pid}"  # made when embedding starts (sentences stream into it)
+    tmp = _build_tmp(index, pid)
     if tmp.exists():
         return "writing" if (tmp / "pages.jsonl").exists() else "embedding"
     return "finished" if proc.poll() is not None else "reading"
@@ -1096,10 +1108,7 @@ def test_long_kill_9_loop_never_loses_the_index(tmp_path, record):
         kind = "rebuild" if it % 2 else "update"
         proc = subprocess.Popen(rebuild if kind == "rebuild" else update)
         if it % 4 == 3:  # wait for the write to start, then kill inside it
-            while (
-                proc.poll() is None
-                and not (index.parent / f".{index.name}.tmp-{proc.pid}/pages.jsonl").exists()
-            ):
+            while proc.poll() is None and not (_build_tmp(index, proc.pid) / "pages.jsonl").exists():
                 time.sleep(0.002)
         else:
             time.sleep(rng.uniform(0.02, 0.95) * took[kind])
@@ -1467,19 +1476,7 @@ def test_long_api_fuzzing(api, record):
 
 @LONG
 def test_long_traversal_fuzzing(traversal_target, record):
-    app, corpus = traversal_target
-    n = 0
-
-    @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(doc=fuzz.traversal_ids(["good.txt", "swapped.txt", "fruit/apples.txt", "links/leak.txt"]))
-    def run(doc):
-        nonlocal n
-        codes = _probe_traversal(app, corpus, doc)
-        n += 1
-        assert codes[0] != 200 or doc == "good.txt", doc
-        assert 200 not in codes or doc in INDEXED, doc
-
-    run()
+    n = _fuzz_traversal(*traversal_target, examples=1500)
     record.area = "Path traversal fuzzing"
     record.inputs = f"{n} generated ids × 3 routes, raw bytes as uvicorn passes them"
     record.faults = "../, %2e, %252e, overlong UTF-8, fullwidth dots, NUL, absolute, symlinks swapped in"

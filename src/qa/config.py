@@ -66,7 +66,9 @@ class Settings:
 
     def cap(self, path: Path) -> int:
         """The size cap of a corpus file: PDFs have ``max_file_bytes``, text formats the lower of the two."""
-        if path.suffix.lower() == ".pdf":
+        from qa.ingest import FORMATS
+
+        if FORMATS.get(path.suffix.lower()) == "pdf":
             return self.max_file_bytes
         return min(self.max_file_bytes, self.max_text_bytes)
 

@@ -382,12 +382,13 @@ def _embed(
         (c, src, d.title) for d, _, cs, srcs in docs for c, src in zip(cs, srcs, strict=True)
     ]  # chunk, its row in the previous index (None: new), its document's title
     own = settings.chunk_vectors == "embed"
-    todo = sum(
-        sum(t not in known for t in unit_texts(c, title, settings.embed_context))
-        + (own and c.kind not in WHOLE)
-        for c, src, title in rows
-        if src is None
-    )
+    # Work per chunk, for the progress bar and the block size: its units (embedded, or found in ``known``)
+    # and its own embedding under "embed"; none for a chunk taken whole from the previous index.
+    work = [
+        0 if src is not None else int(offsets[i + 1] - offsets[i]) + (own and c.kind not in WHOLE)
+        for i, (c, src, _) in enumerate(rows)
+    ]
+    todo = sum(work)
     writer = _RowWriter(out, int(offsets[-1]), emb.dim)
     done = 0
 
@@ -413,13 +414,13 @@ def _embed(
             if own and c.kind not in WHOLE:
                 chunk_texts.append(embed_text(c, title, settings.embed_context))
                 chunk_at.append(row)
-        if progress and (texts or chunk_texts):
+        if progress and texts + chunk_texts:
             progress("embed", done, todo)
         if texts:
             units[at] = emb.encode(texts)
         if chunk_texts:
             vectors[chunk_at] = emb.encode(chunk_texts)
-        done += len(texts) + len(chunk_texts)
+        done += sum(work[first:last])
         for row in range(first, last):
             c, src, _ = rows[row]
             if src is None and (not own or c.kind in WHOLE):
@@ -428,9 +429,8 @@ def _embed(
         writer.write(units)
 
     first, pending = 0, 0
-    for row, (_, src, _) in enumerate(rows):
-        if src is None:
-            pending += int(offsets[row + 1] - offsets[row]) + own
+    for row in range(len(rows)):
+        pending += work[row]
         if pending >= settings.batch_size * 4 or int(offsets[row + 1] - offsets[first]) >= 16384:
             flush(first, row + 1)
             first, pending = row + 1, 0
@@ -533,6 +533,10 @@ def _write(
 # ---------------------------------------------------------------- load
 
 
+def _no_index(index: Path) -> IndexProblem:
+    return IndexProblem(f"no index at {index}; build it with: qa index --index {index}")
+
+
 def _bad(index: Path, what: str, kind: type[IndexProblem] = IndexProblem) -> IndexProblem:
     return kind(f"index at {index} {what}; rebuild it with: qa index --rebuild --index {index}")
 
@@ -569,7 +573,7 @@ def read_manifest(index: Path) -> dict:
     try:
         manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}") from None
+        raise _no_index(index) from None
     except (OSError, ValueError):
         raise _bad(index, "has an unreadable manifest.json") from None
     fmt = manifest.get("format") if isinstance(manifest, dict) else None
@@ -693,7 +697,7 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
     if not (index / "manifest.json").is_file():
         if index.is_dir() and any(index.iterdir()):
             raise _bad(index, "has no manifest.json (incomplete or damaged)")
-        raise IndexProblem(f"no index at {index}; build it with: qa index --index {index}")
+        raise _no_index(index)
     manifest = read_manifest(index)
     if model and model != manifest["model"]["id"]:
         raise _bad(index, f"was built with model '{manifest['model']['id']}', not '{model}'")
