@@ -5,15 +5,12 @@ the repository. Screenshots go to artifacts/screenshots/ (git-ignored); one chat
 docs/chat.png for the README.
 """
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from reliability.serve import qa_server
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -29,46 +26,16 @@ TIMEOUT = 60_000  # ms, for anything that waits on the server
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_index_path):
     """`qa serve` in a subprocess on a free port, over a tmp copy of the corpus and the session's index."""
-    import httpx
-
     root = tmp_path_factory.mktemp("served")
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("uploads"))
     shutil.copytree(real_index_path, index)
-    port = _free_port()
     log = root / "serve.log"
-    cmd = [sys.executable, "-m", "qa", "serve", "--port", str(port), "--corpus", str(corpus)]
-    cmd += ["--index", str(index)]
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=root, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, f"qa serve exited:\n{log.read_text()}"
-            try:
-                httpx.get(f"{base}/api/status", timeout=5).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, f"qa serve did not start:\n{log.read_text()}"
-                time.sleep(0.5)
+    with qa_server(index, corpus, log) as base:
         yield {"base": base, "corpus": corpus, "index": index, "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
