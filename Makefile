@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests app.py
 
 eval: install
-	$(VENV)/bin/qa eval --questions ../shared/eval/brief_dev.jsonl --compare
+	$(VENV)/bin/qa eval --questions eval/brief_dev.jsonl --compare
 
 bench: install
 	$(VENV)/bin/qa bench

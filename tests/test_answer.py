@@ -28,7 +28,7 @@ from qa.errors import UsageError
 from qa.evaluate import contains_gold, norm
 
 REPO = Path(__file__).resolve().parents[1]
-DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "brief_dev.jsonl"
+DEV = Path(__file__).resolve().parents[1] / "eval" / "brief_dev.jsonl"
 BRIEF = "brief/indo-japanese-collaboration-on-ai.txt"
 NITI = "sources/niti-aayog-national-strategy-for-ai-2018.txt"
 NITI_URL = (
@@ -424,7 +424,7 @@ def test_to_dict_is_the_json_contract(small):
 
 
 def dev_rows() -> list[dict]:
-    assert DEV.is_file(), f"dev question set missing at {DEV} (CI checks out ../shared)"
+    assert DEV.is_file(), f"dev question set missing at {DEV} (the repo ships eval/)"
     return [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -19,7 +19,7 @@ from reliability.audit import recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
-DEV = ROOT.parent / "shared" / "eval" / "brief_dev.jsonl"
+DEV = ROOT / "eval" / "brief_dev.jsonl"
 BRIEF = "brief/indo-japanese-collaboration-on-ai.txt"
 NITI = "sources/niti-aayog-national-strategy-for-ai-2018.txt"
 JAPAN_PDF = "related/japan-ai-strategy-2019.pdf"

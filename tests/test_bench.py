@@ -25,7 +25,7 @@ from qa.bench import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-QUESTIONS = REPO.parent / "shared" / "eval" / "brief_dev.jsonl"
+QUESTIONS = REPO / "eval" / "brief_dev.jsonl"
 
 # ---------------------------------------------------------------- baseline windows
 

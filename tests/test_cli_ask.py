@@ -362,7 +362,7 @@ def test_eval_errors(capsys, tmp_path, fake_index):
 
 @pytest.mark.slow
 def test_eval_real_dev_subset(capsys, tmp_path, real_index_path):
-    dev = Path(__file__).resolve().parents[2] / "shared" / "eval" / "brief_dev.jsonl"
+    dev = Path(__file__).resolve().parents[1] / "eval" / "brief_dev.jsonl"
     rows = [json.loads(line) for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
     subset = [r for r in rows if r["id"] in {"d03", "d27", "u108"}]
     p = tmp_path / "subset.jsonl"

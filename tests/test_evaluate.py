@@ -12,7 +12,7 @@ from qa.errors import UsageError
 from qa.evaluate import contains_gold, evaluate, load_questions, norm, report_markdown
 from qa.records import Answer, Chunk, Citation, Hit
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "brief_dev.jsonl"
+DEV = Path(__file__).resolve().parents[1] / "eval" / "brief_dev.jsonl"
 
 
 # ---------------------------------------------------------------- matching

@@ -1294,7 +1294,7 @@ def _same(a, b) -> bool:
 
 
 def _questions(n: int) -> list[str]:
-    dev = REPO.parent / "shared" / "eval" / "brief_dev.jsonl"
+    dev = REPO / "eval" / "brief_dev.jsonl"
     qs = (
         [json.loads(line)["question"] for line in dev.read_text().splitlines() if line.strip()]
         if dev.is_file()

@@ -1431,7 +1431,7 @@ def add_parser(sub) -> None:
     sp.add_argument("--out", default="bench/results", help="folder for the JSON, markdown and plots")
     sp.add_argument(
         "--questions",
-        default="../shared/eval/brief_dev.jsonl",
+        default="eval/brief_dev.jsonl",
         help="question set, JSON lines (built-in questions when missing)",
     )
     sp.add_argument("--sizes", help="scaling sizes, comma-separated (default 1e4,1e5,1e6; quick 1e3,1e4)")
