@@ -121,29 +121,6 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def cmd_eval(args) -> int:
-    from qa.evaluate import evaluate, load_questions, report_markdown
-    from qa.index import load_index
-
-    s = _settings(args)
-    idx = load_index(s.index)
-    questions = load_questions(args.questions)
-    if args.compare:
-        results = {r: evaluate(idx, questions, retriever=r)["metrics"] for r in ("dense", "bm25", "hybrid")}
-        keys = list(results["hybrid"])
-        table = ["| metric | dense | bm25 | hybrid |", "|---|---|---|---|"]
-        table += [f"| {k} | " + " | ".join(str(results[r][k]) for r in results) + " |" for k in keys]
-        _out(args, {"compare": results}, "\n".join(table))
-        return 0
-    result = evaluate(idx, questions, retriever=args.retriever)
-    if args.report:
-        Path(args.report).write_text(report_markdown(result, f"qa eval: {args.questions}"), encoding="utf-8")
-    m = result["metrics"]
-    human = "\n".join(f"{k:>22}: {v}" for k, v in m.items())
-    _out(args, result, human)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Extractive, cited answers from your documents.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -182,13 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--history", action="append", help="an earlier question of the conversation; repeatable")
     sp.set_defaults(func=cmd_ask)
 
-    sp = sub.add_parser("eval", help="measure retrieval and answers against a question set (JSON lines)")
-    sp.add_argument("--questions", required=True, help="JSON lines: id, question, answers[, doc, pages]")
-    common(sp, corpus=False)
-    sp.add_argument("--retriever", choices=["dense", "bm25", "hybrid"], default="hybrid")
-    sp.add_argument("--report", help="write a markdown report with the failures to this file")
-    sp.add_argument("--compare", action="store_true", help="dense / bm25 / hybrid side by side")
-    sp.set_defaults(func=cmd_eval)
+    importlib.import_module("qa.evaluation.command").add_parser(sub)  # qa eval
     # Each further command lives in its own module, which adds its parser here (heavy imports stay inside).
     for name in _COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
