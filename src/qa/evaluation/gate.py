@@ -77,17 +77,25 @@ def check_kinds(thresholds: list[Threshold], kinds: set[str]) -> None:
             raise UsageError(f"threshold {t}: no question of type {t.kind!r} (types: {known})")
 
 
+def measured(t: Threshold, result: dict) -> float | None:
+    """The value of the threshold's metric in ``result`` (None where not measured)."""
+    scope = result["by_type"].get(t.kind, {}) if t.kind else result["metrics"]
+    return scope.get(t.metric)
+
+
+def check(t: Threshold, result: dict) -> str | None:
+    """The line saying how ``result`` breaks the threshold, or None when it holds."""
+    got = measured(t, result)
+    if got is None:
+        return f"{t.name} not measured (no questions it applies to); required {t.op} {t.value:g}"
+    if (t.op == ">=" and got < t.value) or (t.op == "<=" and got > t.value):
+        return f"{t.name} = {got:g}, required {t.op} {t.value:g}"
+    return None
+
+
 def broken(thresholds: list[Threshold], result: dict) -> list[str]:
     """One line per threshold the result breaks (empty when all hold)."""
-    lines = []
-    for t in thresholds:
-        scope = result["by_type"].get(t.kind, {}) if t.kind else result["metrics"]
-        got = scope.get(t.metric)
-        if got is None:
-            lines.append(f"{t.name} not measured (no questions it applies to); required {t.op} {t.value:g}")
-        elif (t.op == ">=" and got < t.value) or (t.op == "<=" and got > t.value):
-            lines.append(f"{t.name} = {got:g}, required {t.op} {t.value:g}")
-    return lines
+    return [line for t in thresholds if (line := check(t, result))]
 
 
 def default_op(metric: str) -> str:

@@ -94,11 +94,12 @@ def progress_bar(quiet: bool, desc: str = "questions") -> Progress | None:
     return update
 
 
-def describe(rec: dict) -> str:
-    """A readable account of one question's outcome: the question, the gold strings, what was quoted, its
-    citation and confidence (the failure message of the plugin, JUnit and ``assert_answer``)."""
+def describe(rec: dict, expected: str | None = None) -> str:
+    """A readable account of one question's outcome: the question, the gold strings (or ``expected``),
+    what was quoted, its citation and confidence (the failure message of the plugin, JUnit and
+    ``assert_answer``)."""
     gold = " | ".join(repr(g) for g in rec["gold"]) if rec["gold"] else "(unanswerable: should abstain)"
-    lines = [f"question: {rec['question']}", f"gold: {gold}"]
+    lines = [f"question: {rec['question']}", f"expected: {expected}" if expected else f"gold: {gold}"]
     if rec["abstained"]:
         lines.append("quoted: (abstained)")
     else:
