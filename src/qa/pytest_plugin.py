@@ -120,7 +120,7 @@ class QuestionItem(pytest.Function):
     """One question: a test function (so it gets fixtures) reported under the question's id."""
 
     def reportinfo(self):
-        return self.path, None, f"{self.path.name}::{self.name}"
+        return self.path, None, self.name
 
 
 def _question_test(row: dict):

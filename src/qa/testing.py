@@ -21,6 +21,7 @@ def assert_answer(
     strings), its first citation is on ``page`` (or one of several), it abstains (``abstains=True``) or
     answers (``False``). Returns the Answer; raises AssertionError naming what failed, with the question,
     what was quoted, its citation and confidence."""
+    __tracebackhide__ = True  # pytest shows the caller's line and the message, not this helper
     from qa.evaluation.run import describe, record
 
     golds = [contains] if isinstance(contains, str) else list(contains or [])
