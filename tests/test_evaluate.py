@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from qa.errors import UsageError
-from qa.evaluate import contains_gold, evaluate, load_questions, norm, report_markdown
+from qa.evaluate import contains_gold, evaluate, load_questions, norm, report_junit, report_markdown
+from qa.evaluation import baseline, gate
+from qa.evaluation.scoring import exact_match, short_answer, span_scores, squad_norm, token_f1
 from qa.records import Answer, Chunk, Citation, Hit
 
 DEV = Path(__file__).resolve().parents[1] / "eval" / "brief_dev.jsonl"
@@ -282,23 +284,200 @@ def test_report_with_no_failures():
     assert "## Failures (0)" in md
 
 
+# ---------------------------------------------------------------- the short span, exact match and F1
+
+
+def test_short_answer_is_the_first_highlight_else_the_answer():
+    hl = ({"citation": 1, "start": 5, "end": 11, "text": "Konkan"}, {"citation": 1, "text": "summer"})
+    ans = Answer(question="q", answer="ripen in the Konkan summer", abstained=False, confidence=0.5)
+    assert short_answer(ans) == "ripen in the Konkan summer"
+    assert short_answer(Answer(**{**ans.__dict__, "highlights": hl})) == "Konkan"
+    assert short_answer(Answer(question="q", answer="", abstained=True, confidence=0.1)) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Cat, sat!", "cat sat"),
+        ("an  apple a day", "apple day"),
+        ("Theatre", "theatre"),
+        ("US$ 68", "us 68"),
+    ],
+)
+def test_squad_normalisation(text, expected):
+    assert squad_norm(text) == expected
+
+
+def test_exact_match_and_f1():
+    assert exact_match("the Konkan.", "Konkan") == 1.0 and exact_match("humid Konkan", "Konkan") == 0.0
+    assert token_f1("humid Konkan summer", "Konkan summer coast") == pytest.approx(2 / 3)  # p = r = 2/3
+    assert token_f1("Konkan", "humid Konkan summer") == pytest.approx(0.5)  # p 1, r 1/3
+    assert token_f1("monsoon", "Konkan") == 0.0
+    assert token_f1("the", "a") == 1.0  # both empty after normalisation
+
+
+def test_span_scores_best_gold_and_unanswerable():
+    assert span_scores("Konkan summer", ["Goa", "Konkan summer"], abstained=False) == (1.0, 1.0)
+    assert span_scores("", ["Konkan"], abstained=True) == (0.0, 0.0)
+    assert span_scores("", [], abstained=True) == (1.0, 1.0)
+    assert span_scores("anything", [], abstained=False) == (0.0, 0.0)
+
+
+def test_em_f1_and_calibration_on_hand_made_records(result):
+    recs = {r["id"]: r for r in result["questions"]}
+    # no highlights: the short span is the whole answer
+    assert recs["a1"]["short"] == "ten chars GOLD"
+    assert recs["a1"]["exact_match"] == 0.0 and recs["a1"]["f1"] == 0.5  # 1 of 3 tokens, the only gold token
+    assert recs["u1"]["exact_match"] == recs["u1"]["f1"] == 1.0  # unanswerable, abstained
+    assert recs["u2"]["f1"] == 0.0 and recs["a3"]["f1"] == 0.0
+    m = result["metrics"]
+    assert m["exact_match"] == round(1 / 6, 4)  # only u1
+    assert m["abstention_rate"] == round(2 / 6, 4)  # a3, u1
+    # confidence 0.9 when answered (a1 a2 a4 u2: 2 right), 0.1 when abstained (a3 u1: none right)
+    assert m["ece"] == pytest.approx((4 * abs(0.5 - 0.9) + 2 * abs(0.0 - 0.1)) / 6, abs=1e-4)
+    bins = result["reliability"]
+    assert [b["count"] for b in bins] == [0, 2, 0, 0, 0, 0, 0, 0, 0, 4]
+    assert (bins[9]["confidence"], bins[9]["accuracy"]) == (0.9, 0.5) and bins[0]["accuracy"] is None
+    curve = [0.25, 0.5, 0.5, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75]  # gold ranks 1, 2, 4 and 12
+    assert result["hit_curve"] == {str(k): v for k, v in enumerate(curve, start=1)}
+
+
+def test_metrics_per_question_type():
+    rows = _rows()
+    for row in rows:
+        row["type"] = "first" if row["id"] in ("a1", "a2", "u1") else "second"
+    res = evaluate(StubIndex(), rows)
+    assert set(res["by_type"]) == {"first", "second"}
+    first, second = res["by_type"]["first"], res["by_type"]["second"]
+    assert (first["questions"], first["answer_accuracy"], first["abstention_recall"]) == (3, 0.5, 1.0)
+    assert (second["questions"], second["answer_accuracy"], second["abstention_recall"]) == (3, 0.5, 0.0)
+    assert evaluate(StubIndex(), _rows())["by_type"] == {}  # no type field: no breakdown
+
+
+# ---------------------------------------------------------------- thresholds
+
+
+@pytest.mark.parametrize(
+    ("spec", "flag_op", "expected"),
+    [
+        ("answer_accuracy=0.85", ">=", ("answer_accuracy", ">=", 0.85, None)),
+        ("ece=0.1", "<=", ("ece", "<=", 0.1, None)),
+        ("latency<=800", ">=", ("latency_ms_p95", "<=", 800.0, None)),  # the operator wins over the flag
+        (" hit@5 >= 0.97 ", "<=", ("hit@5", ">=", 0.97, None)),
+        ("numeric/f1=0.5", ">=", ("f1", ">=", 0.5, "numeric")),
+    ],
+)
+def test_threshold_forms(spec, flag_op, expected):
+    t = gate.parse(spec, flag_op)
+    assert (t.metric, t.op, t.value, t.kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nonsense=1", "unknown metric 'nonsense'"),
+        ("questions=3", "unknown metric 'questions'"),  # a count, not a quality
+        ("f1=high", "'high' is not a number"),
+        ("f1>0.5", "write METRIC=VALUE, METRIC>=VALUE or METRIC<=VALUE"),
+    ],
+)
+def test_bad_thresholds(spec, message):
+    with pytest.raises(UsageError, match=message):
+        gate.parse(spec, ">=")
+
+
+def test_broken_thresholds_one_line_each(result):
+    ts = gate.parse_all(
+        ["answer_accuracy=0.5", "hit@1=0.3", "page_accuracy=0.5"], ["false_abstention_rate=0.2", "ece=0.5"]
+    )
+    assert gate.broken(ts, result) == [
+        "hit@1 = 0.25, required >= 0.3",
+        "false_abstention_rate = 0.25, required <= 0.2",
+    ]
+    none = {"metrics": {"abstention_recall": None}, "by_type": {}}
+    assert gate.broken([gate.parse("abstention_recall=0.9", ">=")], none) == [
+        "abstention_recall not measured (no questions it applies to); required >= 0.9"
+    ]
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def test_baseline_comparison(result, tmp_path):
+    earlier = json.loads(json.dumps({"metrics": result["metrics"], "questions": result["questions"]}))
+    qs = {r["id"]: r for r in earlier["questions"]}
+    qs["a1"].update(correct=False)  # was wrong, now right
+    qs["u1"].update(abstained=False)  # was answered, now abstained (right): newly right and newly abstained
+    qs["a4"].update(correct=True)  # unchanged: right before and now
+    earlier["questions"] = [q for q in earlier["questions"] if q["id"] != "a2"]  # a2 is new
+    earlier["questions"].append({**qs["a1"], "id": "gone"})
+    earlier["metrics"]["answer_accuracy"] = 0.75
+    earlier["metrics"]["ece"] = 0.1
+    path = tmp_path / "before.json"
+    path.write_text(json.dumps(earlier), encoding="utf-8")
+    diff = baseline.compare(result, baseline.load(path))
+    assert diff["newly_right"] == ["a1", "u1"] and diff["newly_wrong"] == []
+    assert diff["newly_abstained"] == ["u1"] and diff["added"] == ["a2"] and diff["dropped"] == ["gone"]
+    assert diff["deltas"]["answer_accuracy"] == {
+        "before": 0.75,
+        "after": 0.5,
+        "delta": -0.25,
+        "better": False,
+    }
+    assert diff["deltas"]["ece"]["better"] is False  # ECE went up: lower is better
+    assert diff["deltas"]["hit@5"]["better"] is None  # unchanged
+    lines = baseline.summary_lines(diff)
+    assert "newly right (2): a1, u1" in lines and "answer_accuracy: 0.75 -> 0.5 (-0.25, worse)" in lines
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not a JSON file"),
+        ('{"metrics": {}}', "no 'metrics' and 'questions'"),
+        ('{"metrics": {}, "questions": [{"id": "x"}]}', r"questions\[0\] lacks"),
+    ],
+)
+def test_bad_baseline(tmp_path, content, message):
+    path = tmp_path / "b.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UsageError, match=message):
+        baseline.load(path)
+
+
+# ---------------------------------------------------------------- JUnit
+
+
+def test_junit_one_case_per_question(result):
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(report_junit(result, name="dev"))
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("6", "3")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert list(cases) == ["a1", "a2", "a3", "a4", "u1", "u2"]
+    failed = sorted(n for n, c in cases.items() if c.find("failure") is not None)
+    assert failed == ["a2", "a3", "u2"]
+    msg = cases["a2"].find("failure").get("message")
+    assert msg == (
+        "question: question a2?; gold: 'gold'; quoted: 'wrong answer here xx'; citation: d.txt, p. 1; "
+        "confidence: 0.9"
+    )
+    assert "quoted: (abstained)" in cases["a3"].find("failure").text
+    assert "gold: (unanswerable: should abstain)" in cases["u2"].find("failure").text
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["answer_accuracy"] == "0.5"
+
+
 # ---------------------------------------------------------------- the targets on the dev set
+
+
+# The targets themselves are asserted through the pytest plugin: tests/test_dev_set.py.
 
 
 @pytest.fixture(scope="module")
 def dev_result(real_index):
     return evaluate(real_index, load_questions(DEV))
-
-
-@pytest.mark.slow
-def test_dev_set_targets(dev_result):
-    m = dev_result["metrics"]
-    assert (m["questions"], m["answerable"], m["unanswerable"]) == (40, 32, 8)
-    assert m["abstention_recall"] >= 0.90, m
-    assert m["false_abstention_rate"] <= 0.05, m
-    assert m["answer_accuracy"] >= 0.85, m
-    assert m["hit@5"] >= 0.97, m
-    assert m["median_answer_chars"] <= 350, m
 
 
 @pytest.mark.slow
