@@ -64,7 +64,7 @@ def one_json(out: str) -> dict:
 
 @pytest.fixture
 def paths(tmp_path, fake_corpus) -> tuple[Path, Path]:
-    corpus = fake_corpus({**_DOCS, "notes.docx": b"PK\x03\x04"})
+    corpus = fake_corpus({**_DOCS, "notes.pptx": b"PK\x03\x04"})
     return corpus, tmp_path / "idx"
 
 
@@ -83,8 +83,8 @@ def test_index_json(capsys, paths):
     assert set(report) == REPORT_KEYS
     assert report["added"] == ["a.txt", "b.md", "c.txt"]
     assert (report["documents"], report["pages"], report["chunks"], report["embedded"]) == (3, 4, 4, 4)
-    assert report["skipped"][0]["path"] == "notes.docx"
-    assert report["skipped"][0]["reason"] == "unsupported file type '.docx'"
+    assert report["skipped"][0]["path"] == "notes.pptx"
+    assert report["skipped"][0]["reason"] == "unsupported file type '.pptx'"
     assert report["summary"] == "0 unchanged, 3 added (4 chunks embedded), 1 skipped"
     assert report["index"] == str(index) and report["updated"] is True
     assert err == ""  # no progress bar in --json mode
@@ -98,14 +98,14 @@ def test_index_human_then_up_to_date_then_quiet(capsys, paths):
     assert code == 0, err
     assert out.splitlines() == [
         "0 unchanged, 3 added (4 chunks embedded), 1 skipped",
-        "  skipped notes.docx: unsupported file type '.docx'",
+        "  skipped notes.pptx: unsupported file type '.pptx'",
         f"index: {index} (3 documents, 4 pages, 4 chunks)",
     ]
     code, out, _ = run(capsys, *args)
     assert code == 0
     assert out.splitlines() == [
         "index up to date: 3 unchanged, 1 skipped",
-        "  skipped notes.docx: unsupported file type '.docx'",
+        "  skipped notes.pptx: unsupported file type '.pptx'",
     ]
     (corpus / "a.txt").write_text("Changed apples.\n")
     code, out, err = run(capsys, *args, "--quiet")
@@ -158,7 +158,7 @@ def test_status_json_and_human_after_changes(capsys, paths):
     # `qa status` compares with the settings `qa index` would use now: the default (bundled) model
     assert st["settings_changed"] == ["model"] and st["stale"] is True
     assert st["counts"] == {"documents": 3, "pages": 4, "chunks": 4, "skipped": 1}
-    assert st["skipped"] == [{"path": "notes.docx", "reason": "unsupported file type '.docx'"}]
+    assert st["skipped"] == [{"path": "notes.pptx", "reason": "unsupported file type '.pptx'"}]
     code, out, _ = run(capsys, "status", "--index", str(index), "--corpus", str(corpus))
     lines = out.splitlines()
     assert code == 0

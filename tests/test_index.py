@@ -155,7 +155,7 @@ def test_manifest(built, fake_docs):
 
 def test_bad_files_are_recorded_and_the_build_goes_on(tmp_path, fake_corpus, fake_docs, build_fake, make_pdf):
     corpus = fake_corpus(
-        {**fake_docs, "bad/empty.txt": b"", "bad/notes.docx": b"PK", "bad/bin.txt": bytes(256) * 8}
+        {**fake_docs, "bad/empty.txt": b"", "bad/notes.pptx": b"PK", "bad/bin.txt": bytes(256) * 8}
     )
     make_pdf(corpus / "bad" / "locked.pdf", [["secret"]], password="secret")
     make_pdf(corpus / "scanned.pdf", [["Typed page about harbours."], None])
@@ -166,7 +166,7 @@ def test_bad_files_are_recorded_and_the_build_goes_on(tmp_path, fake_corpus, fak
         "bad/bin.txt": "binary data, not text",
         "bad/empty.txt": "empty file",
         "bad/locked.pdf": "encrypted with a password",
-        "bad/notes.docx": "unsupported file type '.docx'",
+        "bad/notes.pptx": "unsupported file type '.pptx'",
     }
     assert report["embedder"].texts_embedded == n_units(qa.load_index(tmp_path / "index").chunks)
     assert report["summary"].endswith(" (7 chunks embedded), 4 skipped")
@@ -182,7 +182,7 @@ def test_bad_files_are_recorded_and_the_build_goes_on(tmp_path, fake_corpus, fak
 
 
 def test_summary_counts_skipped_files_once(tmp_path, fake_corpus, fake_docs, build_fake):
-    corpus = fake_corpus({**fake_docs, "bad/empty.txt": b"", "bad/notes.docx": b"PK"})
+    corpus = fake_corpus({**fake_docs, "bad/empty.txt": b"", "bad/notes.pptx": b"PK"})
     report = build_fake(corpus, tmp_path / "index")
     assert report["added"] == sorted(fake_docs)
     assert report["summary"] == "0 unchanged, 5 added (6 chunks embedded), 2 skipped"

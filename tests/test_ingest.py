@@ -421,7 +421,7 @@ def test_scan_sorted_with_unsupported_and_hidden_files(fake_corpus):
             "b.txt": "b",
             "a/z.md": "z",
             "a/y.HTML": "y",
-            "notes.docx": b"PK\x03\x04",
+            "notes.pptx": b"PK\x03\x04",
             "README": "no extension",
             ".hidden.txt": "hidden",
             ".git/config.txt": "hidden folder",
@@ -432,7 +432,7 @@ def test_scan_sorted_with_unsupported_and_hidden_files(fake_corpus):
     assert [rel for rel, _ in found] == ["a/y.HTML", "a/z.md", "b.txt"]
     assert [(r.path, r.status, r.reason) for r in refused_files] == [
         ("README", "skipped", "unsupported file type 'README'"),
-        ("notes.docx", "skipped", "unsupported file type '.docx'"),
+        ("notes.pptx", "skipped", "unsupported file type '.pptx'"),
     ]
 
 
@@ -510,14 +510,14 @@ def test_corpus_of_only_bad_files_is_a_usage_error(tmp_path, fake_corpus, build_
         build_fake(root, tmp_path / "index")
     msg = str(e.value)
     assert "no readable documents" in msg
-    for part in ("a.docx: unsupported file type '.docx'", "b.txt: empty file", "c.txt: binary data"):
+    for part in ("a.docx: not a Word document", "b.txt: empty file", "c.txt: binary data"):
         assert part in msg
     assert not (tmp_path / "index").exists()
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 5, 8, 13])
 def test_blockwise_substitution_equals_one_substitution(block):
-    from qa.ingest import _WRAPPED_BLANK, _sub_in_blocks
+    from qa.ingest.normalise import _WRAPPED_BLANK, _sub_in_blocks
 
     text = "a line that wraps\n\ninto this one. Next para.\n \n(x) and\t\n\t\nb c\n\nd, e\n\n\nF g\n\nh"
     for i in range(len(text)):

@@ -14,7 +14,7 @@ DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
 # Bump when ingestion or chunking changes what an index holds: an index built by older code is then stale.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4  # 4: PDF text from pypdfium2, OCR of scanned pages, .docx
 
 # Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
 _INDEX_FIELDS = (
@@ -27,6 +27,8 @@ _INDEX_FIELDS = (
     "bm25_k1",
     "bm25_b",
     "dense_kind",
+    "pdf_text",
+    "max_ocr_pages",
 )
 
 
@@ -47,6 +49,8 @@ class Settings:
     # Text, Markdown and HTML: all of it is indexed text; a build holds 12-33 MB per MB of it (README).
     max_text_bytes: int = 32 * 1024 * 1024
     batch_size: int = 64
+    pdf_text: str = "pypdfium2"  # PDF text extractor: pypdfium2 | pypdf | pypdf-layout (measured: README)
+    max_ocr_pages: int = 50  # pages without a text layer OCR'd per file (0: no OCR); the rest are reported
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -62,13 +66,19 @@ class Settings:
                     raise UsageError(
                         f"{var} must be a number of megabytes, not {os.environ[var]!r}"
                     ) from None
+        if pages := os.environ.get("QA_MAX_OCR_PAGES"):
+            try:
+                base = replace(base, max_ocr_pages=max(0, int(pages)))
+            except ValueError:
+                raise UsageError(f"QA_MAX_OCR_PAGES must be a whole number of pages, not {pages!r}") from None
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     def cap(self, path: Path) -> int:
-        """The size cap of a corpus file: PDFs have ``max_file_bytes``, text formats the lower of the two."""
+        """The size cap of a corpus file: PDFs and Word files (mostly images, fonts and compressed XML) have
+        ``max_file_bytes``, text formats the lower of the two."""
         from qa.ingest import FORMATS
 
-        if FORMATS.get(path.suffix.lower()) == "pdf":
+        if FORMATS.get(path.suffix.lower()) in ("pdf", "docx"):
             return self.max_file_bytes
         return min(self.max_file_bytes, self.max_text_bytes)
 

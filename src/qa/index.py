@@ -19,7 +19,8 @@ from qa import __version__
 from qa.chunk import chunk_document
 from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
 from qa.errors import IndexProblem, IngestError, UsageError
-from qa.ingest import FileReport, read_file, scan_corpus, sha256_file
+from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
+from qa.ingest.ocr import OcrCache
 from qa.records import Chunk, Document, Hit, Page
 
 FILES = (
@@ -205,6 +206,8 @@ def build_index(
         raise UsageError(f"corpus folder {corpus} has no documents (add PDF, TXT, MD or HTML files)")
     _recover(index)
     prev = None if rebuild else _Previous(index, settings)
+    ocr_cache = OcrCache.load(index)  # even on a rebuild: an OCR'd page is never read again
+    read_options = ReadOptions.from_settings(settings, ocr_cache, progress)
     reports: list[FileReport] = list(refused)
     docs: list[tuple[Document, list[Page], list[Chunk], list[int | None]]] = []
     added, changed, unchanged = [], [], []
@@ -234,7 +237,7 @@ def build_index(
         (changed if old else added).append(rel)
         t = time.perf_counter()
         try:
-            doc, pages = read_file(path, rel, settings.cap(path), rep)
+            doc, pages = read_file(path, rel, settings.cap(path), rep, read_options)
         except IngestError as e:
             rep.status, rep.reason = "skipped", str(e)
             reports.append(rep)
@@ -263,6 +266,7 @@ def build_index(
     t = time.perf_counter()
     docs, bibliography = link_documents(corpus, docs)
     timings["references"] = time.perf_counter() - t
+    timings["ocr"] = ocr_cache.seconds  # part of "ingest"
 
     up_to_date = (
         prev is not None
@@ -310,6 +314,7 @@ def build_index(
             rep.chunks = per_doc[rep.path]
         by_doc = {d.doc: d for d, _, _, _ in docs}
         manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
+        ocr_cache.save(tmp, keep_docs=set(unchanged))
         _write(tmp, index, manifest, docs, all_chunks, vectors, settings, bibliography)
         timings["write"] = time.perf_counter() - t
     except BaseException:
@@ -841,7 +846,7 @@ def progress_printer(quiet: bool) -> Progress | None:
             bar = bars[stage] = tqdm(
                 total=total,
                 desc=stage,
-                unit="file" if stage == "read" else "chunk",
+                unit={"read": "file", "ocr": "page"}.get(stage, "chunk"),
                 file=sys.stderr,
                 leave=False,
             )
@@ -849,6 +854,6 @@ def progress_printer(quiet: bool) -> Progress | None:
         bar.n = done
         bar.refresh()
         if done >= total:
-            bar.close()
+            bars.pop(stage).close()  # OCR has a bar per file
 
     return update

@@ -24,6 +24,8 @@ class Page:
     text: str
     label: str | None = None  # printed page label, where the PDF has one
     headings: tuple[Heading, ...] = ()
+    ocr: bool = False  # the text was read by OCR from the page's image (no text layer)
+    ocr_confidence: float | None = None  # Tesseract's mean word confidence on the page, 0-100
 
     def to_dict(self) -> dict:
         return {
@@ -32,6 +34,8 @@ class Page:
             "label": self.label,
             "text": self.text,
             "headings": [asdict(h) for h in self.headings],
+            "ocr": self.ocr,
+            "ocr_confidence": self.ocr_confidence,
         }
 
     @classmethod
@@ -42,6 +46,8 @@ class Page:
             text=d["text"],
             label=d.get("label"),
             headings=tuple(Heading(**h) for h in d.get("headings", ())),
+            ocr=bool(d.get("ocr", False)),
+            ocr_confidence=d.get("ocr_confidence"),
         )
 
 
@@ -164,6 +170,7 @@ class Citation:
     score: float = 0.0
     references: tuple[dict, ...] = ()  # what the document itself cites for this quote
     evidence: tuple[dict, ...] = ()  # best passage of a cited source that is in the corpus
+    ocr: bool = False  # the quoted page's text came from OCR ("p. 12, OCR")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -227,7 +227,7 @@ def make_hostile_corpus(root: Path, outside: Path, make_pdf, scale: str = "quick
         ok(rel, f"{animal} live here and nowhere else.\n", animal.lower())
     _write(root, "names/..dotdot-hidden.txt", "Hidden by its leading dot.\n")
     ex.append(Expect("names/..dotdot-hidden.txt", "absent"))
-    bad("other/report.docx", b"PK\x03\x04" + rng.randbytes(500), "unsupported file type '.docx'")
+    bad("other/report.pptx", b"PK\x03\x04" + rng.randbytes(500), "unsupported file type '.pptx'")
     bad_name = os.fsencode(root / "names") + b"/bad-\xff\xfe.txt"
     with open(bad_name, "wb") as f:
         f.write(b"A fine text under a name that is not UTF-8.\n")
