@@ -122,7 +122,7 @@ def hit_curve(curve: dict[str, float]) -> str:
 def kind_bars(by_type: dict[str, dict], metrics=("answer_accuracy", "f1")) -> str:
     """Per question type, a bar per metric."""
     kinds = list(by_type) or ["(all)"]
-    f = Frame("By question type", x0=0, x1=len(kinds), ylabel="score")
+    f = Frame("By question type", x0=0, x1=len(kinds), y1=1.25, ylabel="score")  # room for the legend
     f.yticks((0, 0.5, 1))
     width = 0.8 / len(metrics)
     for n, kind in enumerate(kinds):
