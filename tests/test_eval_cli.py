@@ -3,13 +3,17 @@ the reports it writes, and the baseline comparison."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
+import qa
 from evalsets import PASSING, WRONG, write_jsonl
 from qa.cli import main
+from qa.evaluation.run import evaluate, progress_bar
 
 
 @pytest.fixture
@@ -187,3 +191,19 @@ def test_baseline_that_is_not_an_eval_output(tmp_path, index_dir, capsys):
     base.write_text('{"metrics": {}}', encoding="utf-8")
     rc, _, err = run(capsys, "--questions", str(q), "--index", str(index_dir), "--baseline", str(base))
     assert rc == 2 and "no 'metrics' and 'questions'" in err
+
+
+def test_progress_bar_only_in_a_terminal_and_not_quiet(tmp_path, index_dir, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress_bar(quiet=False) is None  # not a terminal
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert progress_bar(quiet=True) is None
+    rows = [{**PASSING[0], "id": f"m{n}"} for n in range(3)]
+    evaluate(qa.load_index(index_dir), rows, progress=progress_bar(quiet=False))
+    shown = term.getvalue()
+    assert "questions" in shown and "3/3" in shown
