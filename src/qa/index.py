@@ -288,6 +288,7 @@ def build_index(
         "unchanged": unchanged,
         "skipped": [r.to_dict() for r in reports if r.status != "ok"],
         "warnings": {r.path: r.warnings for r in reports if r.warnings},
+        "ocr_pages": ocr_cache.pages,  # pages OCR'd by this build (not found in the OCR cache)
     }
     if up_to_date and not rebuild:
         report.update(

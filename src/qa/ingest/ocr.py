@@ -97,13 +97,16 @@ def tesseract_version() -> str | None:
     return lines[0].strip() if lines else "tesseract"
 
 
-def ocr_empty_pages(path: Path, doc: str, texts: list[str], report: FileReport, options) -> dict:
-    """OCR the pages of a PDF whose text is empty; {page index: OcrResult} for those that gave text.
+def ocr_empty_pages(
+    path: Path, doc: str, texts: list[str], report: FileReport, options
+) -> tuple[dict[int, OcrResult], list[str]]:
+    """OCR the pages of a PDF whose text is empty: {page index: OcrResult} for those that gave text, and
+    why the others have none (empty for a page with nothing to OCR).
 
     Warnings name the pages read by OCR (with their mean confidence) and those left without text."""
     empty = [i for i, t in enumerate(texts) if not t.strip()]
     if not empty:
-        return {}
+        return {}, []
     cap = options.max_ocr_pages
     cache = options.ocr_cache if options.ocr_cache is not None else OcrCache()
     progress = options.progress
@@ -119,7 +122,7 @@ def ocr_empty_pages(path: Path, doc: str, texts: list[str], report: FileReport, 
         unread += [(i, f"not OCR'd: tesseract not found ({INSTALL})") for i in scanned]
         scanned = []
     over = scanned[cap:]
-    unread += [(i, f"not OCR'd: over the cap of {cap} OCR pages per file (QA_MAX_OCR_PAGES)") for i in over]
+    unread += [(i, f"not OCR'd: over the cap of {cap} OCR pages per file, QA_MAX_OCR_PAGES") for i in over]
     todo = scanned[:cap]
     for n, i in enumerate(todo):
         if progress:
@@ -142,7 +145,7 @@ def ocr_empty_pages(path: Path, doc: str, texts: list[str], report: FileReport, 
     for why in dict.fromkeys(w for _, w in sorted(unread, key=lambda u: u[1])):
         pages = _pages(i for i, w in unread if w == why)
         report.warnings.append(f"no text layer (scanned?) on {pages}" + (f" ({why})" if why else ""))
-    return found
+    return found, sorted({w for _, w in unread if w})
 
 
 def _pages(indexes) -> str:

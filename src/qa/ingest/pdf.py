@@ -58,12 +58,11 @@ def read_pdf(path: Path, doc: str, report: FileReport, options=None) -> tuple[Do
     if n == 0:
         raise IngestError("PDF has no pages")
     raw = page_texts(path, reader, extractor, report)
-    ocr = ocr_empty_pages(path, doc, raw, report, options)
+    ocr, unread = ocr_empty_pages(path, doc, raw, report, options)
     for i, result in ocr.items():
         raw[i] = result.text
-    empty = [i + 1 for i, t in enumerate(raw) if not t.strip()]
-    if len(empty) == n:
-        raise IngestError("no text layer on any page (scanned?)")
+    if not any(t.strip() for t in raw):
+        raise IngestError("no text layer on any page (scanned?)" + "".join(f"; {why}" for why in unread))
     pages = pages_from_texts(doc, raw, markdown=False, labels=labels or [_printed_number(t) for t in raw])
     pages = [
         replace(p, ocr=True, ocr_confidence=ocr[p.page - 1].confidence) if p.page - 1 in ocr else p
