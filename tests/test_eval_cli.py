@@ -79,11 +79,19 @@ def test_a_wrong_answer_breaks_the_gate_one_line_per_threshold(tmp_path, index_d
         (["--fail-under", "trivia/f1=0.5"], "no question of type 'trivia' (types: fact, place)"),
     ],
 )
-def test_bad_thresholds_are_usage_errors_before_anything_runs(tmp_path, capsys, spec, message):
+def test_bad_thresholds_are_usage_errors_before_anything_runs(tmp_path, index_dir, capsys, spec, message):
     q = write_jsonl(tmp_path / "q.jsonl", PASSING)
-    rc, out, err = run(capsys, "--questions", str(q), "--index", str(tmp_path / "no-index"), *spec)
-    assert rc == 2 and out == ""
-    assert err.startswith("qa: error: threshold") and message in err  # not the missing index
+    rc, out, err = run(capsys, "--questions", str(q), "--index", str(index_dir), *spec)
+    assert rc == 2 and out == ""  # no question asked, nothing printed
+    assert err.startswith("qa: error: threshold") and message in err
+
+
+def test_bad_metric_name_is_found_before_the_index_is_opened(tmp_path, capsys):
+    q = write_jsonl(tmp_path / "q.jsonl", PASSING)
+    rc, _, err = run(
+        capsys, "--questions", str(q), "--index", str(tmp_path / "none"), "--fail-over", "speed=1"
+    )
+    assert rc == 2 and "unknown metric 'speed'" in err
 
 
 SQUAD = {

@@ -64,9 +64,9 @@ def cmd_eval(args) -> int:
     if args.compare and (thresholds or args.baseline or args.report or args.junit):
         raise UsageError("--compare prints a table only; run without it to gate, compare or write reports")
     before = baseline.load(args.baseline) if args.baseline else None
+    idx = load_index(_settings(args).index)
     questions = load_questions(args.questions, args.format)
     gate.check_kinds(thresholds, {str(q["type"]) for q in questions if q.get("type")})
-    idx = load_index(_settings(args).index)
     if args.compare:
         results = {r: evaluate(idx, questions, retriever=r, k=args.k)["metrics"] for r in RETRIEVERS}
         keys = list(results["hybrid"])
