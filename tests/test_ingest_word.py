@@ -137,3 +137,14 @@ def test_docx_in_a_corpus_is_indexed_and_a_bad_one_skipped(tmp_path, build_fake)
     assert report["added"] == ["budget.docx"]
     assert [s["path"] for s in report["skipped"]] == ["broken.docx"]
     assert report["skipped"][0]["reason"].startswith("corrupt or unreadable Word document")
+
+
+def test_upload_accepts_a_docx_by_its_content(tmp_path):
+    from qa.server import UploadRejected, check_content, sanitize_filename
+
+    data = budget_docx(tmp_path / "budget.docx").read_bytes()
+    assert sanitize_filename("My Budget.DOCX") == "My-Budget.docx"
+    check_content("budget.docx", data, 10**7)  # accepted
+    with pytest.raises(UploadRejected, match="not a Word document") as e:
+        check_content("notes.docx", b"plain text named .docx", 10**7)
+    assert e.value.status == 415

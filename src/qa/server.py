@@ -28,13 +28,14 @@ DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
 MULTIPART_SLACK = 64 * 1024
 MAX_JSON_BODY = 1024 * 1024
 UPLOAD_TYPES = {".pdf": "pdf", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
-UPLOAD_TYPES |= {".html": "html", ".htm": "html"}
+UPLOAD_TYPES |= {".html": "html", ".htm": "html", ".docx": "docx"}
 _HTMLISH = re.compile(
     rb"<\s*(?:!doctype\s+html|html|head|body|title|meta|p|div|h[1-6]|article|main|section|table|ul|ol)\b",
     re.I,
 )
 _MEDIA = {
     "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "text": "text/plain; charset=utf-8",
     "markdown": "text/plain; charset=utf-8",  # shown in the browser, not downloaded
     # An uploaded page must never run as HTML from this origin: it is served as text.
@@ -64,7 +65,7 @@ def sanitize_filename(name: str) -> str:
     if f".{ext}" not in UPLOAD_TYPES:
         shown = f"'.{ext}'" if ext else "none"
         raise UploadRejected(
-            f"unsupported file type (extension {shown}); upload a PDF, TXT, MD or HTML file", 415
+            f"unsupported file type (extension {shown}); upload a PDF, DOCX, TXT, MD or HTML file", 415
         )
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("._-")[:100].strip("._-")
     return f"{stem or 'upload'}.{ext}"
@@ -88,6 +89,10 @@ def check_content(name: str, data: bytes, max_bytes: int) -> None:
         return
     if is_pdf:
         raise UploadRejected(f"PDF data in a {Path(name).suffix} file; rename it to .pdf", 415)
+    if kind == "docx":
+        if not data.startswith(b"PK\x03\x04"):
+            raise UploadRejected("not a Word document: a .docx file is a zip archive", 415)
+        return
     try:
         decode_text(data)
     except IngestError as e:
@@ -538,7 +543,7 @@ def create_app(service: Service, ui: bool = True):
             path, media_type=_MEDIA.get(fmt, "text/plain"), headers=headers, content_disposition_type="inline"
         )
 
-    @app.post("/api/documents", status_code=201, summary="Upload a PDF, TXT, MD or HTML file and index it")
+    @app.post("/api/documents", status_code=201, summary="Upload a PDF, DOCX, TXT, MD or HTML file and index it")
     def api_upload(response: Response, file: Annotated[UploadFile, File()]) -> dict:
         data = file.file.read(service.max_upload + 1)
         result = service.upload(file.filename or "", data)

@@ -343,9 +343,9 @@ def build_ui(service):
                     index_panel = gr.HTML(panel(), elem_id="index-panel")
                 with gr.Accordion("Add documents", open=True):
                     files = gr.File(
-                        label="PDF, TXT, MD or HTML",
+                        label="PDF, DOCX, TXT, MD or HTML",
                         file_count="multiple",
-                        file_types=sorted({".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}),
+                        file_types=sorted({".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm"}),
                         elem_id="upload",
                     )
                     upload_status = gr.HTML("", elem_id="upload-status")
