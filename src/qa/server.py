@@ -543,7 +543,7 @@ def create_app(service: Service, ui: bool = True):
             path, media_type=_MEDIA.get(fmt, "text/plain"), headers=headers, content_disposition_type="inline"
         )
 
-    @app.post("/api/documents", status_code=201, summary="Upload a PDF, DOCX, TXT, MD or HTML file and index it")
+    @app.post("/api/documents", status_code=201, summary="Upload a PDF, DOCX, TXT, MD or HTML file; index it")
     def api_upload(response: Response, file: Annotated[UploadFile, File()]) -> dict:
         data = file.file.read(service.max_upload + 1)
         result = service.upload(file.filename or "", data)
