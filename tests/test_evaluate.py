@@ -494,3 +494,9 @@ def test_dev_set_records_are_consistent(dev_result):
         assert len(r["hits"]) <= 10
     assert m["hit@1"] <= m["hit@3"] <= m["hit@5"] <= m["hit@10"]
     assert m["mrr@10"] <= m["hit@10"]
+
+
+def test_unknown_question_fields_are_kept_in_the_record():
+    rows = [{"id": "a1", "question": "question a1?", "answers": ["gold"], "difficulty": "hard", "type": "t"}]
+    rec = evaluate(StubIndex(), rows)["questions"][0]
+    assert rec["extra"] == {"difficulty": "hard"} and rec["type"] == "t"
