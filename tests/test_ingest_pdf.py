@@ -87,3 +87,82 @@ def test_extractor_and_ocr_cap_are_index_settings(monkeypatch):
     monkeypatch.setenv("QA_MAX_OCR_PAGES", "lots")
     with pytest.raises(UsageError, match="QA_MAX_OCR_PAGES must be a whole number of pages"):
         Settings.from_env()
+
+
+def cells_pdf(path: Path, rows: list[list[tuple[int, str]]]) -> Path:
+    """A PDF whose rows place each cell at its own x position (points), as financial statements do."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=612, height=792)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    ops = []
+    for n, row in enumerate(rows):
+        for x, text in row:
+            ops.append(f"BT /F1 10 Tf {x} {740 - 14 * n} Td ({text}) Tj ET")
+    stream = DecodedStreamObject()
+    stream.set_data("\n".join(ops).encode("latin-1"))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    with open(path, "wb") as f:
+        writer.write(f)
+    return path
+
+
+def test_pdfium_cells_reads_column_gaps_as_tabs(tmp_path):
+    f = cells_pdf(
+        tmp_path / "statement.pdf",
+        [
+            [(72, "Consolidated Statements of Earnings")],
+            [(72, "Fiscal Years Ended"), (300, "January 28, 2023"), (420, "January 29, 2022")],
+            [(72, "Revenue"), (300, "$"), (340, "46,298"), (420, "$"), (460, "51,761")],
+            [(72, "Cost of sales"), (340, "36,386"), (460, "40,121")],
+            [(72, "Net earnings rose in the year, as the notes explain.")],
+        ],
+    )
+    doc, pages, _ = read(f, "pypdfium2-cells")
+    assert pages[0].text.split("\n") == [
+        "Consolidated Statements of Earnings",
+        "Fiscal Years Ended\tJanuary 28, 2023\tJanuary 29, 2022",
+        "Revenue\t$ 46,298\t$ 51,761",
+        "Cost of sales\t36,386\t40,121",
+        "Net earnings rose in the year, as the notes explain.",  # word spaces stay spaces
+    ]
+    rows = {c.text: c for c in chunk_document(pages, doc.title, 200, 900) if c.kind == "table_row"}
+    assert "January 29, 2022" in rows["Revenue\t$ 46,298\t$ 51,761"].context
+    # plain pypdfium2 reads the same words with single spaces
+    _, plain, _ = read(f, "pypdfium2")
+    assert plain[0].text.split() == pages[0].text.split() and "\t" not in plain[0].text
+
+
+def test_page_that_inflates_past_the_limit_is_never_given_to_pdfium(tmp_path, make_pdf, monkeypatch):
+    """A deflate bomb: a small stream that inflates past the limit is reported, not inflated by PDFium
+    (which has no limit) nor rendered for OCR. Limits scaled down so the test's bomb stays small."""
+    import zlib
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, StreamObject
+
+    monkeypatch.setattr("qa.ingest.pdf.INFLATE_LIMIT", 4 << 20)
+    monkeypatch.setattr("qa.ingest.pdf._BIG_CONTENT", 1 << 10)
+    f = make_pdf(tmp_path / "bomb.pdf", [["Typed page about harbours."], ["A page to replace."]])
+    writer = PdfWriter(clone_from=PdfReader(f))
+    stream = StreamObject()
+    stream._data = zlib.compress(b" " * (64 << 20), 9)  # 64 KB on disk, 64 MiB inflated
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    writer.pages[1][NameObject("/Contents")] = writer._add_object(stream)
+    with open(f, "wb") as out:
+        writer.write(out)
+    for extractor in EXTRACTORS:
+        _, pages, report = read(f, extractor)
+        assert "harbours" in pages[0].text and pages[1].text == ""
+        assert report.warnings == ["page 2: not read (its content inflates past 4 MiB)"]

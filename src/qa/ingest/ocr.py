@@ -98,13 +98,13 @@ def tesseract_version() -> str | None:
 
 
 def ocr_empty_pages(
-    path: Path, doc: str, texts: list[str], report: FileReport, options
+    path: Path, doc: str, texts: list[str], report: FileReport, options, skip: set[int] = frozenset()
 ) -> tuple[dict[int, OcrResult], list[str]]:
-    """OCR the pages of a PDF whose text is empty: {page index: OcrResult} for those that gave text, and
-    why the others have none (empty for a page with nothing to OCR).
+    """OCR the pages of a PDF whose text is empty (but those in ``skip``): {page index: OcrResult} for
+    those that gave text, and why the others have none (empty for a page with nothing to OCR).
 
     Warnings name the pages read by OCR (with their mean confidence) and those left without text."""
-    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    empty = [i for i, t in enumerate(texts) if not t.strip() and i not in skip]
     if not empty:
         return {}, []
     cap = options.max_ocr_pages

@@ -22,15 +22,21 @@ from qa.ingest.corpus import FileReport
 from qa.ingest.normalise import first_block_title, pages_from_texts
 from qa.records import Document, Page
 
-EXTRACTORS = ("pypdfium2", "pypdf", "pypdf-layout")
+EXTRACTORS = ("pypdfium2", "pypdfium2-cells", "pypdf", "pypdf-layout")
 # PDFium is not thread-safe; the server reads uploads while a build may run in another thread.
 PDFIUM_LOCK = threading.Lock()
 
+# PDFium inflates a page's content streams whole, with no limit: a deflate bomb (2 MB on disk, GiBs
+# inflated) would take that much memory. A page whose compressed contents pass ``_BIG_CONTENT`` is inflated
+# here first, as far as ``INFLATE_LIMIT`` (pypdf's default limit); a page past it is not read (reported).
+_BIG_CONTENT = 1 << 20
+INFLATE_LIMIT = 75_000_000
 _LONE_NUMBER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6})\s*$", re.I)
 # PDFium puts U+FFFE for a hyphen that ended a line, and drops the line break: both restored, so the
 # normaliser joins "in-" / "frastructure" and keeps "India-" / "Japan". Symbol-font bullets are private-use.
 _PDFIUM_CHARS = str.maketrans({"\ufffe": "-\n", "\uf0b7": "•", "\uf09e": "•", "\uf0a7": "▪", "\uf0d8": "•"})
 _COLUMN_GAP = re.compile(r"(?<=\S) {3,}(?=\S)")
+_WORD_SPACE = re.compile(r"(?<=\S) (?=\S)")
 _LONE_CURRENCY = re.compile(r"(?:^|(?<=\t))([$€£¥])\t")
 
 
@@ -57,8 +63,13 @@ def read_pdf(path: Path, doc: str, report: FileReport, options=None) -> tuple[Do
         raise IngestError(f"corrupt or unreadable PDF ({type(e).__name__}: {e})") from None
     if n == 0:
         raise IngestError("PDF has no pages")
-    raw = page_texts(path, reader, extractor, report)
-    ocr, unread = ocr_empty_pages(path, doc, raw, report, options)
+    bombs = inflating_pages(reader, path.stat().st_size)
+    for i in sorted(bombs):
+        report.warnings.append(
+            f"page {i + 1}: not read (its content inflates past {INFLATE_LIMIT >> 20} MiB)"
+        )
+    raw = page_texts(path, reader, extractor, report, skip=bombs)
+    ocr, unread = ocr_empty_pages(path, doc, raw, report, options, skip=bombs)
     for i, result in ocr.items():
         raw[i] = result.text
     if not any(t.strip() for t in raw):
@@ -78,16 +89,22 @@ def read_pdf(path: Path, doc: str, report: FileReport, options=None) -> tuple[Do
     return Document(doc=doc, title=title, format="pdf", pages=n), pages
 
 
-def page_texts(path: Path, reader, extractor: str, report: FileReport) -> list[str]:
-    """Raw text of every page with the chosen extractor ("" where a page has none or extraction failed)."""
+def page_texts(
+    path: Path, reader, extractor: str, report: FileReport, skip: set[int] = frozenset()
+) -> list[str]:
+    """Raw text of every page with the chosen extractor ("" where a page has none, extraction failed, or it
+    is in ``skip``)."""
     n = len(reader.pages)
-    if extractor == "pypdfium2":
-        texts = _pdfium_texts(path, n, report)
+    if extractor.startswith("pypdfium2"):
+        texts = _pdfium_texts(path, n, report, extractor == "pypdfium2-cells", skip)
         if texts is not None:
             return texts
     mode = {"extraction_mode": "layout"} if extractor == "pypdf-layout" else {}
     out = []
     for i in range(n):
+        if i in skip:
+            out.append("")
+            continue
         try:
             text = reader.pages[i].extract_text(**mode) or ""
         except Exception as e:
@@ -97,7 +114,7 @@ def page_texts(path: Path, reader, extractor: str, report: FileReport) -> list[s
     return out
 
 
-def _pdfium_texts(path: Path, n: int, report: FileReport) -> list[str] | None:
+def _pdfium_texts(path: Path, n: int, report: FileReport, cells: bool, skip: set[int]) -> list[str] | None:
     """Page texts from PDFium, or None where it cannot open the file or counts other pages than pypdf."""
     import pypdfium2 as pdfium
 
@@ -111,9 +128,13 @@ def _pdfium_texts(path: Path, n: int, report: FileReport) -> list[str] | None:
             if len(pdf) != n:
                 return None
             for i in range(n):
+                if i in skip:
+                    out.append("")
+                    continue
                 try:
-                    page = pdf[i]
-                    text = page.get_textpage().get_text_range()
+                    textpage = pdf[i].get_textpage()
+                    text = textpage.get_text_range()
+                    text = _pdfium_cells(textpage, text) if cells else text
                 except Exception as e:
                     report.warnings.append(f"page {i + 1}: text extraction failed ({type(e).__name__})")
                     text = ""
@@ -123,11 +144,88 @@ def _pdfium_texts(path: Path, n: int, report: FileReport) -> list[str] | None:
     return out
 
 
+def inflating_pages(reader, file_size: int) -> set[int]:
+    """Indexes of pages whose content streams inflate past ``INFLATE_LIMIT`` (checked where they are big)."""
+    import zlib
+
+    from pypdf.generic import ArrayObject
+
+    out = set()
+    if not _has_big_object(reader, file_size):
+        return out  # no stream in the file is big enough to hide a bomb: no page is walked
+    for i, page in enumerate(reader.pages):
+        try:
+            contents = page.get("/Contents")
+            contents = contents.get_object() if contents is not None else None
+            streams = [
+                s.get_object() for s in (contents if isinstance(contents, ArrayObject) else [contents]) if s
+            ]
+            if sum(len(getattr(s, "_data", b"")) for s in streams) < _BIG_CONTENT:
+                continue
+            total = 0
+            for s in streams:
+                filters = s.get("/Filter")
+                if (
+                    filters[0] if isinstance(filters, ArrayObject) and filters else filters
+                ) != "/FlateDecode":
+                    continue
+                inflate, data = zlib.decompressobj(), s._data
+                while data and total <= INFLATE_LIMIT:
+                    total += len(inflate.decompress(data, 1 << 24))
+                    data = inflate.unconsumed_tail
+            if total > INFLATE_LIMIT:
+                out.add(i)
+        except Exception:  # a damaged page: its extraction reports it
+            continue
+    return out
+
+
+def _has_big_object(reader, file_size: int) -> bool:
+    """Whether some object of the file takes ``_BIG_CONTENT`` bytes or more (from the xref's offsets; a
+    stream is never inside an object stream). Scans and bombs have such objects; text PDFs rarely."""
+    try:
+        offsets = sorted({o for objs in reader.xref.values() for o in objs.values() if isinstance(o, int)})
+    except Exception:
+        return True
+    if not offsets:
+        return True
+    bounds = [*offsets, file_size]
+    return any(b - a >= _BIG_CONTENT for a, b in zip(bounds, bounds[1:], strict=False))
+
+
+def _pdfium_cells(textpage, text: str) -> str:
+    """PDFium's text with table cells tab-separated: a space between two words wider than the font size is
+    a column gap (word spaces measure 0.1-0.3 em, the columns of a financial statement 2 em and more)."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    if len(text) != textpage.count_chars():  # characters outside the BMP: offsets differ, keep it plain
+        return text
+    raw, out = textpage.raw, list(text)
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    for m in _WORD_SPACE.finditer(text):
+        i = m.start()
+        if not pdfium_c.FPDFText_GetCharBox(raw, i - 1, left, right, bottom, top):
+            continue
+        end = right.value
+        if not pdfium_c.FPDFText_GetCharBox(raw, i + 1, left, right, bottom, top):
+            continue
+        size = pdfium_c.FPDFText_GetFontSize(raw, i - 1)
+        if size > 0 and left.value - end > size:
+            out[i] = "\t"
+    return "\n".join(_join_currency(line) for line in "".join(out).split("\r\n"))
+
+
 def layout_cells(text: str) -> str:
     """pypdf layout-mode text with table cells tab-separated: a gap of three or more spaces inside a line
-    is a column boundary; a currency sign alone in its column joins the amount after it ("$ 46,298")."""
-    lines = (_COLUMN_GAP.sub("\t", line.strip()) for line in text.split("\n"))
-    return "\n".join(_LONE_CURRENCY.sub(r"\1 ", line) for line in lines)
+    is a column boundary."""
+    return "\n".join(_join_currency(_COLUMN_GAP.sub("\t", line.strip())) for line in text.split("\n"))
+
+
+def _join_currency(line: str) -> str:
+    """A currency sign alone in its column joins the amount after it ("$", "46,298" → "$ 46,298")."""
+    return _LONE_CURRENCY.sub(r"\1 ", line) if "\t" in line else line
 
 
 def _printed_number(text: str) -> str | None:
