@@ -89,8 +89,9 @@ def test_extractor_and_ocr_cap_are_index_settings(monkeypatch):
         Settings.from_env()
 
 
-def cells_pdf(path: Path, rows: list[list[tuple[int, str]]]) -> Path:
-    """A PDF whose rows place each cell at its own x position (points), as financial statements do."""
+def cells_pdf(path: Path, rows: list[list[tuple[int, str]]], scaled: bool = False) -> Path:
+    """A PDF whose rows place each cell at its own x position (points), as financial statements do;
+    ``scaled``: 10-point text drawn as a 1-point font under a 10× text matrix, as many producers write it."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -106,7 +107,9 @@ def cells_pdf(path: Path, rows: list[list[tuple[int, str]]]) -> Path:
     ops = []
     for n, row in enumerate(rows):
         for x, text in row:
-            ops.append(f"BT /F1 10 Tf {x} {740 - 14 * n} Td ({text}) Tj ET")
+            y = 740 - 14 * n
+            place = f"/F1 1 Tf 10 0 0 10 {x} {y} Tm" if scaled else f"/F1 10 Tf {x} {y} Td"
+            ops.append(f"BT {place} ({text}) Tj ET")
     stream = DecodedStreamObject()
     stream.set_data("\n".join(ops).encode("latin-1"))
     page[NameObject("/Contents")] = writer._add_object(stream)
@@ -118,7 +121,8 @@ def cells_pdf(path: Path, rows: list[list[tuple[int, str]]]) -> Path:
     return path
 
 
-def test_pdfium_cells_reads_column_gaps_as_tabs(tmp_path):
+@pytest.mark.parametrize("scaled", [False, True])
+def test_pdfium_cells_reads_column_gaps_as_tabs(tmp_path, scaled):
     f = cells_pdf(
         tmp_path / "statement.pdf",
         [
@@ -128,6 +132,7 @@ def test_pdfium_cells_reads_column_gaps_as_tabs(tmp_path):
             [(72, "Cost of sales"), (340, "36,386"), (460, "40,121")],
             [(72, "Net earnings rose in the year, as the notes explain.")],
         ],
+        scaled=scaled,
     )
     doc, pages, _ = read(f, "pypdfium2-cells")
     assert pages[0].text.split("\n") == [
