@@ -7,7 +7,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint bench bench-quick eval reliability index clean
+.PHONY: install run test lint bench bench-quick eval train reliability index clean
 
 install: $(STAMP)
 
@@ -32,8 +32,20 @@ lint: install
 	$(VENV)/bin/ruff check src tests app.py
 	$(VENV)/bin/ruff format --check src tests app.py
 
+# Every dev set on its own corpus; eval/README.md says where each came from.
 eval: install
+	$(VENV)/bin/qa index --quiet
 	$(VENV)/bin/qa eval --questions eval/brief_dev.jsonl --compare
+	$(VENV)/bin/qa eval --questions eval/sources_dev.jsonl
+	$(VENV)/bin/qa index --corpus eval/squad2-train/corpus --index index/eval/squad2-train --quiet
+	$(VENV)/bin/qa eval --questions eval/squad2-train/questions.jsonl --index index/eval/squad2-train
+	$(VENV)/bin/qa index --corpus eval/financebench-dev/pdfs --index index/eval/financebench-dev --quiet
+	$(VENV)/bin/qa eval --questions eval/financebench-dev/questions.jsonl --index index/eval/financebench-dev
+
+# Refit the answer model (src/qa/answer/model.json) on the eval/ sets, held out by document.
+train: install
+	$(PY) -m pip install -q -e '.[train]'
+	$(VENV)/bin/qa train
 
 bench: install
 	$(VENV)/bin/qa bench

@@ -16,7 +16,7 @@ from qa.config import Settings  # noqa: E402
 from qa.errors import QAError, UsageError  # noqa: E402
 
 # Modules with an add_parser(subparsers) function; each sets func=... on its parser(s).
-_COMMAND_MODULES: tuple[str, ...] = ("qa.server", "qa.sources", "qa.bench")
+_COMMAND_MODULES: tuple[str, ...] = ("qa.server", "qa.sources", "qa.bench", "qa.answer.train")
 
 
 def _out(args, obj: dict, human: str) -> None:
