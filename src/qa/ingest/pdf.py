@@ -2,11 +2,12 @@
 
 pypdf opens the file (encryption with an empty password, page count), gives the printed page labels from
 /PageLabels and the metadata title; where a PDF has no labels, a number printed alone on a page's first or
-last line is its label. The text comes from the extractor in ``Settings.pdf_text``, chosen by measured
-retrieval and speed (``bench/extractors.py``, table in the README): pypdfium2 by default (about 20× faster
-than pypdf's own extraction, with at least its retrieval quality); ``pypdf`` and ``pypdf-layout`` (pypdf's
-layout mode, runs of three or more spaces read as table cell boundaries) stay selectable. A file pypdfium2
-cannot open is read with pypdf. Pages with no text layer are OCR'd where they hold an image (qa.ingest.ocr);
+last line is its label. The text comes from the extractor in ``Settings.pdf_text``, chosen by retrieval and
+speed measured together (``bench/extractors.py``, table in the README): ``pypdfium2`` by default (15× faster
+than pypdf's extraction, retrieval as good or better); ``pypdfium2-cells`` and ``pypdf-layout`` keep table
+columns as tab-separated cells (measured: they lower retrieval today, rows crowd the hits); ``pypdf`` as
+before. A file pypdfium2 cannot open is read with pypdf; a page whose content would inflate past
+``INFLATE_LIMIT`` is not read. Pages with no text layer are OCR'd where they hold an image (qa.ingest.ocr);
 the rest are reported.
 """
 
