@@ -30,6 +30,7 @@ REPORT_KEYS = {
     "timings",
     "previous",
     "warnings",
+    "ocr_pages",
 }
 STATUS_KEYS = {
     "index",
