@@ -27,5 +27,6 @@ CITATION_KEYS = {
     "score",
     "references",
     "evidence",
+    "ocr",
 }
 HIT_KEYS = {"rank", "chunk_id", "doc", "page", "section", "score", "dense", "lexical", "start", "end", "text"}
