@@ -236,6 +236,10 @@ PLAN_DOC = (
     "- Second, rebuilding the old lighthouse.\n\n"
     "The project involves an investment of ₹10,500 crore in Kochi. Fishermen welcomed the news.\n"
 )
+ZONE_DOC = (
+    "Music Zones\n\n"
+    "The Western Xylophone and Yodel Zone (WXYZ) opened beside the old quay. It hosts concerts every weekend.\n"
+)
 OCEAN_DOC = "Whales migrate across cold oceans each winter. Coral reefs shelter thousands of fish species.\n"
 
 
@@ -245,7 +249,8 @@ def small(tmp_path_factory):
     root = tmp_path_factory.mktemp("small")
     corpus = root / "corpus"
     corpus.mkdir()
-    for name, text in {"budget.txt": TABLE_DOC, "plan.txt": PLAN_DOC, "ocean.txt": OCEAN_DOC}.items():
+    docs = {"budget.txt": TABLE_DOC, "plan.txt": PLAN_DOC, "ocean.txt": OCEAN_DOC, "zone.txt": ZONE_DOC}
+    for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
     qa.build_index(corpus, root / "index")
     return qa.load_index(root / "index")
@@ -308,6 +313,34 @@ def test_lead_in_sentence_brings_its_list(small):
         "- Second, rebuilding the old lighthouse."
     )
     assert len(ans.citations) == 1  # adjacent sentences of one page merge into one citation
+
+
+def test_a_count_asked_for_brings_that_many_list_items(small):
+    ans = checked(small, "Which two broad areas does the harbour plan propose?")
+    assert "dredging the northern channel" in ans.answer and "rebuilding the old lighthouse" in ans.answer
+
+
+def test_acronym_question_highlights_the_expansion(small):
+    ans = checked(small, "What does WXYZ stand for?")
+    assert not ans.abstained and ans.citations[0].doc == "zone.txt"
+    assert [h["text"] for h in ans.highlights] == ["Western Xylophone and Yodel Zone"]
+
+
+def test_two_part_question_is_answered_part_by_part(small):
+    ans = checked(small, "When did the robotics programme begin and how much was allocated to it?")
+    assert not ans.abstained
+    assert "March 2021" in ans.answer and "₹ 500 crore" in ans.answer
+    assert {h["text"] for h in ans.highlights} >= {"March 2021", "₹ 500 crore"}
+
+
+def test_yes_no_question_quotes_the_deciding_sentence(small):
+    ans = checked(small, "Is it true that the robotics programme began in Pune?")
+    assert not ans.abstained and "began in March 2021 in Pune" in ans.answer
+
+
+def test_when_question_without_any_date_in_the_documents_abstains(small):
+    ans = checked(small, "When did the coral reefs start to shelter fish?")
+    assert ans.abstained and ans.related
 
 
 def test_number_written_with_a_separator_matches_one_without(small):

@@ -142,7 +142,7 @@ class _Question:
             for t in q.terms
         }
         self.bigrams = list(zip(q.terms, q.terms[1:], strict=False))
-        self.related = {t: _related(index, t) for t in q.terms}
+        self.related = {t: _related(index, t) for t in (*q.terms, *q.names)}
         self.kind = np.array([q.kind == k for k in KINDS], dtype=np.float32)
 
     def match(self, term: str, pool) -> bool:

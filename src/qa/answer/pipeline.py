@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer import model as answer_model
-from qa.answer.candidates import Cand, candidates, unit_vectors, units
+from qa.answer.candidates import Cand, candidates, chunk_terms, unit_vectors, units
 from qa.answer.compose import abstain, compose, related, select
 from qa.answer.features import calibration_row, matrix, typed_spans
 from qa.answer.followup import contextualise
@@ -40,6 +40,17 @@ def _holds(index, q: Question, cand: Cand) -> bool:
     return any(typed_spans(q, u) for u in near)
 
 
+def _unseen_number(index, part: Part) -> bool:
+    """A number or year the question pins down that no retrieved passage holds ("the 12,000 crore
+    investment" where the documents give 10,500): no quote can answer it."""
+    if not part.q.numbers:
+        return False
+    seen = frozenset().union(
+        *(chunk_terms(index, h.chunk) for h in {c.hit.chunk.id: c.hit for c in part.cands}.values())
+    )
+    return any(n not in seen for n in part.q.numbers)
+
+
 def gather(index, q: Question, query: str, docs=None, k: int = 8, retriever: str = "hybrid") -> Part:
     """Retrieve and build the candidates with their feature rows (not yet scored)."""
     from qa.retrieve import search
@@ -64,7 +75,7 @@ def rank(index, part: Part, model) -> Part:
         cand.score = float(s)
     ranked = sorted(part.cands, key=lambda c: -c.score)
     kept = [c for c in ranked if _holds(index, part.q, c)] if part.q.kind in _STRICT else ranked
-    if not kept:
+    if not kept or _unseen_number(index, part):
         return Part(part.q, part.hits, ranked, 0.0)
     second = kept[1].score if len(kept) > 1 else 0.0
     conf = model.confidence(calibration_row(part.q, kept[0].x, kept[0].score, second))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ import numpy as np
 
 from qa.answer import model as answer_model
 from qa.answer.features import calibration_row
-from qa.answer.nearmiss import near_misses
 from qa.answer.pipeline import Part, finish, gather, queries, rank
 from qa.errors import UsageError
 
@@ -68,7 +66,7 @@ def _hash(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def gather_set(name: str, questions: Path, corpus: Path, work: Path, log, seed: int = 0) -> list[Item]:
+def gather_set(name: str, questions: Path, corpus: Path, work: Path, log) -> list[Item]:
     import qa
     from qa.evaluate import load_questions
 
@@ -86,13 +84,6 @@ def gather_set(name: str, questions: Path, corpus: Path, work: Path, log, seed: 
         items.append(Item(name, group, row, parts, weight, index))
         if n % 500 == 0 or n == len(rows):
             log(f"  {name}: {n}/{len(rows)} questions gathered ({time.perf_counter() - t:.0f} s)")
-    misses = near_misses(items, random.Random(f"{seed}:{name}"))
-    by_id = {it.row["id"]: it for it in items}
-    for row in misses:
-        source = by_id[row["id"].removesuffix("~near-miss")]
-        parts = [gather(index, q, query) for q, query in queries(row["question"])]
-        items.append(Item(name, source.group, row, parts, weight, index))
-    log(f"  {name}: {len(misses)} near-miss questions made and gathered")
     return items
 
 
@@ -280,7 +271,7 @@ def train(
     items: list[Item] = []
     for name, questions, corpus in specs:
         log(f"gathering {name} ({questions}, corpus {corpus})")
-        items += gather_set(name, questions, corpus, work, log, seed)
+        items += gather_set(name, questions, corpus, work, log)
     groups = sorted({it.group for it in items})
     log(f"{len(items)} questions in {len(groups)} document groups; fitting held out by group")
     # 1. Held-out scorer per group → every question answered by a scorer that never saw its document.
@@ -302,10 +293,8 @@ def train(
         for i, it in enumerate(items):
             if it.group == g:
                 conf[i] = 0.0 if cal_rows[i] is None else float(cal.probability(cx[i])[0])
-    written = [i for i, it in enumerate(items) if not it.row.get("near_miss")]
-    pick = [items[i] for i in written]
-    threshold = _threshold(pick, conf[written], target)
-    heldout = _figures(pick, conf[written], rights[written], threshold)
+    threshold = _threshold(items, conf, target)
+    heldout = _figures(items, conf, rights, threshold)
     heldout["threshold_target"] = {"answerables_abstained_mean_over_sets": target}
     # 3. Refit both on everything.
     scorer = _scorer(items)
@@ -315,8 +304,7 @@ def train(
         "data_sha256": _hash([p for _, q, c in specs for p in (q, c)]),
         "seed": seed,
         "groups": len(groups),
-        "questions": len(written),
-        "near_misses": len(items) - len(written),
+        "questions": len(items),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     answer_model.save(Path(out), scorer, calibrator, threshold, training, heldout)
