@@ -238,7 +238,8 @@ PLAN_DOC = (
 )
 ZONE_DOC = (
     "Music Zones\n\n"
-    "The Western Xylophone and Yodel Zone (WXYZ) opened beside the old quay. It hosts concerts every weekend.\n"
+    "The Western Xylophone and Yodel Zone (WXYZ) opened beside the old quay. "
+    "It hosts concerts every weekend.\n"
 )
 OCEAN_DOC = "Whales migrate across cold oceans each winter. Coral reefs shelter thousands of fish species.\n"
 
@@ -490,7 +491,7 @@ def table1() -> dict[str, dict[str, str]]:
 
 
 DEV_TEN = ["d01", "d02", "d03", "d04", "d14", "d18", "d20", "d22", "d27", "d30"]
-UNANSWERABLE = ["u102", "u106", "u108"]
+UNANSWERABLE = ["u106", "u108"]  # u102 is answered: see tests/test_dev_set.py (issue 12)
 
 
 @pytest.mark.slow
