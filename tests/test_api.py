@@ -25,7 +25,7 @@ NITI = "sources/niti-aayog-national-strategy-for-ai-2018.txt"
 JAPAN_PDF = "related/japan-ai-strategy-2019.pdf"
 NO_ANSWER = "The documents don't answer this question."
 MICROSOFT = "What has Microsoft launched across Indian states?"
-UNANSWERABLE = "What is the annual budget of Japan's Digital Agency?"
+UNANSWERABLE = "Who won the football world cup in 1998?"  # outside the documents
 ZORBLATT = (
     b"Zorblatt Widgets Report\n\n"
     b"The Zorblatt company produces 4,200 blue widgets every month at its plant in Pune.\n"

@@ -13,7 +13,7 @@ from qa.answer.compose import abstain, compose, related, select
 from qa.answer.features import calibration_row, matrix, typed_spans
 from qa.answer.followup import contextualise
 from qa.answer.question import Question, parse_question, split_parts, validate
-from qa.answer.text import names
+from qa.answer.text import matches, names
 from qa.records import Answer, Hit
 
 CANDIDATE_HITS = 8
@@ -40,14 +40,14 @@ def _holds(index, q: Question, cand: Cand) -> bool:
     return any(typed_spans(q, u) for u in near)
 
 
-def _unseen_number(index, part: Part) -> bool:
-    """A number or year the question pins down that no retrieved passage holds ("the 12,000 crore
-    investment" where the documents give 10,500): no quote can answer it."""
-    if not part.q.numbers:
-        return False
-    seen = frozenset().union(
-        *(chunk_terms(index, h.chunk) for h in {c.hit.chunk.id: c.hit for c in part.cands}.values())
-    )
+def _unsupported(index, part: Part) -> bool:
+    """Nothing to quote: no word of the question is in any retrieved passage (a question about something the
+    documents never mention), or a number or year it pins down is in none of them ("the 12,000 crore
+    investment" where the documents give 10,500)."""
+    hits = {c.hit.chunk.id: c.hit for c in part.cands}.values()
+    seen = frozenset().union(*(chunk_terms(index, h.chunk) for h in hits))
+    if part.q.terms and not any(matches(t, seen) for t in part.q.terms):
+        return True
     return any(n not in seen for n in part.q.numbers)
 
 
@@ -75,7 +75,7 @@ def rank(index, part: Part, model) -> Part:
         cand.score = float(s)
     ranked = sorted(part.cands, key=lambda c: -c.score)
     kept = [c for c in ranked if _holds(index, part.q, c)] if part.q.kind in _STRICT else ranked
-    if not kept or _unseen_number(index, part):
+    if not kept or _unsupported(index, part):
         return Part(part.q, part.hits, ranked, 0.0)
     second = kept[1].score if len(kept) > 1 else 0.0
     conf = model.confidence(calibration_row(part.q, kept[0].x, kept[0].score, second))
