@@ -711,7 +711,8 @@ def test_niti_question_naming_niti_aayog(real_index):
 
 @pytest.mark.slow
 def test_real_abstention_lists_related_reading_that_slices_back(real_index):
-    ans = checked(real_index, "What is the yield rate of Rapidus 2nm chips in 2031?")  # no 2031 in the documents
+    # no 2031 in the documents
+    ans = checked(real_index, "What is the yield rate of Rapidus 2nm chips in 2031?")
     assert ans.abstained and ans.related
     assert any("Rapidus" in c.quote for c in ans.related)
 
