@@ -177,16 +177,18 @@ def _scorer(items: list[Item]) -> answer_model.Linear:
 
 
 class _Fixed:
-    """A scorer with a calibrator that passes everything (threshold 0): to answer every question."""
+    """A scorer alone, as a model that answers every question (no calibrator yet, threshold 0)."""
 
-    def __init__(self, scorer, calibrator=None, threshold: float = 0.0) -> None:
-        self.scorer, self.calibrator, self.threshold = scorer, calibrator, threshold
+    threshold = 0.0
+
+    def __init__(self, scorer) -> None:
+        self.scorer = scorer
 
     def score(self, x):
         return self.scorer.probability(x)
 
     def confidence(self, row):
-        return float(self.calibrator.probability(row)[0]) if self.calibrator else 1.0
+        return 1.0
 
 
 def _answer(item: Item, model) -> tuple[np.ndarray | None, bool, object]:
