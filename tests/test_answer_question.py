@@ -90,6 +90,13 @@ def test_date_and_amount_questions_look_for_new_dates_and_amounts():
     assert "$12 million" in spans and "2019" not in spans  # the year the question names is not the answer
 
 
+def test_a_year_is_not_an_answer_to_how_many():
+    many = parse_question("How many hospitals use the scanners?")
+    assert not typed_spans(many, unit("The scanner partnership was announced in May 2021."))
+    held = unit("Since 2021 the scanners serve 340 hospitals.")
+    assert [held.text[a:b] for a, b in typed_spans(many, held)] == ["340"]
+
+
 def test_who_questions_look_for_names_the_question_does_not_give():
     who = parse_question("Who rebuilt the Old Lighthouse?")
     names = [

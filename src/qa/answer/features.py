@@ -156,13 +156,18 @@ class _Question:
         return sum(w for t, w in weights.items() if self.match(t, pool)) / total
 
 
+def counts(unit: Unit) -> list[tuple[int, int]]:
+    """The unit's amounts and counts that are not inside one of its dates."""
+    return [(a, b) for a, b in unit.amounts if not any(c <= a and b <= d for c, d in unit.dates)]
+
+
 def typed_spans(q: Question, unit: Unit) -> list[tuple[int, int]]:
     """Where the unit holds the kind of thing the question asks for (a date, a new amount or name, the
     acronym's expansion, a reason, a definition, a list long enough); [] for other kinds."""
     if q.kind == "date":
         return list(unit.dates)
-    if q.kind == "quantity":
-        return [(a, b) for a, b in unit.amounts if norm_num(unit.text[a:b]) not in q.numbers]
+    if q.kind == "quantity":  # an amount or count, not a year or date ("in May 2021" is no "how many")
+        return [(a, b) for a, b in counts(unit) if norm_num(unit.text[a:b]) not in q.numbers]
     if q.kind in ("entity", "place"):
         return [(a, b) for t, a, b in unit.caps if t not in q.terms]
     if q.kind == "acronym":
@@ -196,7 +201,7 @@ def _attached(q: Question, unit: Unit) -> float:
     if not q.counted:
         return 0.0
     at = [o for t, o in unit.terms if t == q.counted]
-    return float(any(0 <= o - b <= 30 for a, b in unit.amounts for o in at))
+    return float(any(0 <= o - b <= 30 for a, b in counts(unit) for o in at))
 
 
 def _compactness(fq: _Question, own_terms: list[str]) -> float:
