@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.answer.text import AMOUNT, DATE, NEGATION, URL, is_stop, positioned_terms, stem, terms
+from qa.index import WHOLE
 from qa.records import Chunk, Hit
 
-WHOLE = ("table_row", "reference")  # a table row or a References entry answers whole
 # A footnote line: a small marker number, then its text ("1 "IOWN®" is a trademark of NTT.").
 FOOTNOTE = re.compile(r"^\d{1,2}\s+(?:[\"“'‘A-Z])")
 BULLET_MARK = re.compile(r"[-–•▪◦●*][ \t]+")
@@ -142,6 +142,20 @@ def chunk_terms(index, chunk: Chunk) -> frozenset:
             terms(f"{text} {chunk.context} {' '.join(chunk.section)} {title} {index.authors_of(chunk.doc)}")
         )
     return found
+
+
+def retrieved_terms(index, cands: list[Cand]) -> frozenset:
+    """Every term of the passages the candidates come from (a unit's terms are its chunk's)."""
+    hits = {c.hit.chunk.id: c.hit.chunk for c in cands}.values()
+    return frozenset().union(*(chunk_terms(index, chunk) for chunk in hits))
+
+
+def neighbours(index, cand: Cand) -> tuple[Unit | None, Unit | None]:
+    """The units just before and after a candidate's in its chunk."""
+    siblings = units(index, cand.hit.chunk)
+    prev = siblings[cand.pos - 1] if cand.pos > 0 else None
+    nxt = siblings[cand.pos + 1] if cand.pos + 1 < len(siblings) else None
+    return prev, nxt
 
 
 def candidates(index, hits: list[Hit]) -> list[Cand]:

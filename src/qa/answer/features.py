@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from qa.answer.candidates import Cand, Unit, chunk_terms, stats, units
+from qa.answer.candidates import Cand, Unit, chunk_terms, neighbours, retrieved_terms, stats
 from qa.answer.question import KINDS, Question
 from qa.answer.text import matches, norm_num
 
@@ -129,7 +129,6 @@ class _Question:
 
     def __init__(self, index, q: Question, cands: list[Cand]) -> None:
         st = stats(index)
-        self.q = q
         self.terms = set(q.terms)
         self.names = set(q.names)
         self.numbers = set(q.numbers)
@@ -156,7 +155,7 @@ class _Question:
         return sum(w for t, w in weights.items() if self.match(t, pool)) / total
 
 
-def counts(unit: Unit) -> list[tuple[int, int]]:
+def quantities(unit: Unit) -> list[tuple[int, int]]:
     """The unit's amounts and counts that are not inside one of its dates."""
     return [(a, b) for a, b in unit.amounts if not any(c <= a and b <= d for c, d in unit.dates)]
 
@@ -167,7 +166,7 @@ def typed_spans(q: Question, unit: Unit) -> list[tuple[int, int]]:
     if q.kind == "date":
         return list(unit.dates)
     if q.kind == "quantity":  # an amount or count, not a year or date ("in May 2021" is no "how many")
-        return [(a, b) for a, b in counts(unit) if norm_num(unit.text[a:b]) not in q.numbers]
+        return [(a, b) for a, b in quantities(unit) if norm_num(unit.text[a:b]) not in q.numbers]
     if q.kind in ("entity", "place"):
         return [(a, b) for t, a, b in unit.caps if t not in q.terms]
     if q.kind == "acronym":
@@ -201,7 +200,7 @@ def _attached(q: Question, unit: Unit) -> float:
     if not q.counted:
         return 0.0
     at = [o for t, o in unit.terms if t == q.counted]
-    return float(any(0 <= o - b <= 30 for a, b in counts(unit) for o in at))
+    return float(any(0 <= o - b <= 30 for a, b in quantities(unit) for o in at))
 
 
 def _compactness(fq: _Question, own_terms: list[str]) -> float:
@@ -229,23 +228,20 @@ def matrix(index, q: Question, cands: list[Cand], sims: np.ndarray) -> np.ndarra
     fq = _Question(index, q, cands)
     top = float(sims.max()) if len(sims) else 0.0
     # What of the question no retrieved passage holds at all (a swapped name, a word the text never uses).
-    seen = (
-        frozenset().union(
-            *(
-                chunk_terms(index, h.chunk) | {t for u in units(index, h.chunk) for t in u.own}
-                for h in {c.hit.chunk.id: c.hit for c in cands}.values()
-            )
-        )
-        if cands
-        else frozenset()
-    )
-    absent = 1.0 - fq.overlap(seen, fq.idf)
+    absent = 1.0 - fq.overlap(retrieved_terms(index, cands), fq.idf)
+    spans_of: dict[int, list[tuple[int, int]]] = {}  # each unit is a candidate and two neighbours
+
+    def spans(unit: Unit | None) -> list[tuple[int, int]]:
+        if unit is None:
+            return []
+        if id(unit) not in spans_of:
+            spans_of[id(unit)] = typed_spans(q, unit)
+        return spans_of[id(unit)]
+
     rows = np.zeros((len(cands), len(FEATURES)), dtype=np.float32)
     for i, (cand, sim) in enumerate(zip(cands, sims, strict=True)):
         u, c = cand.unit, cand.hit.chunk
-        siblings = units(index, c)
-        prev = siblings[cand.pos - 1] if cand.pos > 0 else None
-        nxt = siblings[cand.pos + 1] if cand.pos + 1 < len(siblings) else None
+        prev, nxt = neighbours(index, cand)
         near = set(u.own)
         for nb in (prev, nxt):
             if nb is not None:
@@ -255,10 +251,11 @@ def matrix(index, q: Question, cands: list[Cand], sims: np.ndarray) -> np.ndarra
         novel = sum(1 for t in own_terms if t not in fq.terms) / max(1, len(own_terms))
         own = fq.overlap(u.own, fq.idf)
         present = {(a, b) for a, b in zip(own_terms, own_terms[1:], strict=False)}
-        spans = typed_spans(q, u)
-        typed = q.kind in TYPED
-        near_typed = bool(spans) or any(nb is not None and typed_spans(q, nb) for nb in (prev, nxt))
+        held = spans(u)
+        near_typed = bool(held or spans(prev) or spans(nxt))
         attrs_own = [t for t in fq.attrs if not fq.match(t, u.own)]
+        names_gone = sum(1 for t in fq.names if not fq.match(t, passage))
+        attrs_gone = sum(1 for t in fq.attrs if not fq.match(t, passage))
         values = [
             float(sim),
             float(sim >= top),
@@ -269,12 +266,12 @@ def matrix(index, q: Question, cands: list[Cand], sims: np.ndarray) -> np.ndarra
             fq.overlap(u.own, fq.local),
             fq.overlap(near, fq.local),
             fq.overlap(passage, fq.idf),
-            sum(1 for t in fq.names if not fq.match(t, passage)) / max(1, len(fq.names)),
+            names_gone / max(1, len(fq.names)),
             min(2, sum(1 for t in fq.numbers if t not in near)) / 2,
             len(attrs_own) / max(1, len(fq.attrs)),
             sum(1 for t in attrs_own if not fq.match(t, near)) / max(1, len(fq.attrs)),
-            min(3, sum(1 for t in fq.names if not fq.match(t, passage))) / 3,
-            min(3, sum(1 for t in fq.attrs if not fq.match(t, passage))) / 3,
+            min(3, names_gone) / 3,
+            min(3, attrs_gone) / 3,
             _attached(q, u),
             novel,
             own * (1.0 - novel),
@@ -291,9 +288,9 @@ def matrix(index, q: Question, cands: list[Cand], sims: np.ndarray) -> np.ndarra
             float(bool(u.dates)),
             float(any(norm_num(u.text[a:b]) not in fq.numbers for a, b in u.amounts)),
             min(3, sum(1 for t, _, _ in u.caps if t not in fq.terms)) / 3,
-            _nearness(q, u, spans),
-            float(typed and not near_typed),
-            *(float(q.kind == k and bool(spans)) for k in TYPED),
+            _nearness(q, u, held),
+            float(q.kind in TYPED and not near_typed),
+            *(float(q.kind == k and bool(held)) for k in TYPED),
         ]
         rows[i, : len(values)] = values
         rows[i, len(values) : len(BASE)] = fq.kind

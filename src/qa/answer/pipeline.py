@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer import model as answer_model
-from qa.answer.candidates import Cand, candidates, chunk_terms, unit_vectors, units
+from qa.answer.candidates import Cand, candidates, neighbours, retrieved_terms, unit_vectors, units
 from qa.answer.compose import abstain, compose, related, select
 from qa.answer.features import calibration_row, matrix, typed_spans
 from qa.answer.followup import contextualise
@@ -35,17 +35,14 @@ class Part:
 
 
 def _holds(index, q: Question, cand: Cand) -> bool:
-    sib = units(index, cand.hit.chunk)
-    near = [sib[p] for p in (cand.pos - 1, cand.pos, cand.pos + 1) if 0 <= p < len(sib)]
-    return any(typed_spans(q, u) for u in near)
+    return any(typed_spans(q, u) for u in (cand.unit, *neighbours(index, cand)) if u is not None)
 
 
 def _unsupported(index, part: Part) -> bool:
     """Nothing to quote: no word of the question is in any retrieved passage (a question about something the
     documents never mention), or a number or year it pins down is in none of them ("the 12,000 crore
     investment" where the documents give 10,500)."""
-    hits = {c.hit.chunk.id: c.hit for c in part.cands}.values()
-    seen = frozenset().union(*(chunk_terms(index, h.chunk) for h in hits))
+    seen = retrieved_terms(index, part.cands)
     if part.q.terms and not any(matches(t, seen) for t in part.q.terms):
         return True
     return any(n not in seen for n in part.q.numbers)
