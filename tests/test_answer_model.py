@@ -9,8 +9,9 @@ import pytest
 
 from qa.answer import model as answer_model
 from qa.answer.features import CALIBRATION, FEATURES
-from qa.answer.train import Item, _threshold, ece, parse_set
+from qa.answer.train import Item, _threshold, parse_set
 from qa.errors import UsageError
+from qa.evaluation.metrics import calibration_error as ece
 
 
 def test_the_shipped_model_loads_and_records_how_it_was_trained():

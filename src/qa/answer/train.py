@@ -24,6 +24,7 @@ from qa.answer import model as answer_model
 from qa.answer.features import calibration_row
 from qa.answer.pipeline import Part, finish, gather, queries, rank
 from qa.errors import UsageError
+from qa.evaluation.metrics import calibration_error
 
 DEFAULT_SETS = (
     "brief=eval/brief_dev.jsonl:corpus",
@@ -31,7 +32,6 @@ DEFAULT_SETS = (
     "squad=eval/squad2-train/questions.jsonl:eval/squad2-train/corpus",
 )
 C = 1.0  # inverse L2 strength of the scorer
-BINS = 10
 SCALE_FLOOR = 0.1
 TREES, TREE_DEPTH = 150, 3
 
@@ -160,20 +160,31 @@ def _fit_choice(x: np.ndarray, y: np.ndarray, starts: np.ndarray, wq: np.ndarray
     return answer_model.Linear(mean, scale, w, 0.0, "softmax")
 
 
-def _scorer(items: list[Item]) -> answer_model.Linear:
-    xs, ys, starts, wq, n = [], [], [], [], 0
-    for it in items:
-        if not it.row["answers"] or not it.parts[0].cands:
-            continue
-        y = _labels(it)
-        if not y.any():
-            continue  # the answer is not among the candidates: nothing to learn about choosing
-        xs.append(np.stack([c.x for c in it.parts[0].cands]))
-        ys.append(y)
-        starts.append(n)
-        wq.append(it.weight)
-        n += len(y)
-    return _fit_choice(np.concatenate(xs), np.concatenate(ys), np.asarray(starts), np.asarray(wq))
+Choices = dict[int, tuple[np.ndarray, np.ndarray]]  # question number → its candidates' rows and labels
+
+
+def _choices(items: list[Item]) -> Choices:
+    """Per answerable question whose answer is among its candidates: their feature rows and labels (the
+    others teach nothing about choosing). Computed once, for every fold."""
+    out = {}
+    for i, it in enumerate(items):
+        if it.row["answers"] and it.parts[0].cands:
+            y = _labels(it)
+            if y.any():
+                out[i] = (np.stack([c.x for c in it.parts[0].cands]), y)
+    return out
+
+
+def _scorer(choices: Choices, items: list[Item], keep) -> answer_model.Linear:
+    """The scorer fitted on the questions ``keep`` selects."""
+    picked = [(i, x, y) for i, (x, y) in choices.items() if keep(items[i])]
+    starts = np.cumsum([0] + [len(y) for _, _, y in picked[:-1]])
+    return _fit_choice(
+        np.concatenate([x for _, x, _ in picked]),
+        np.concatenate([y for _, _, y in picked]),
+        starts,
+        np.asarray([items[i].weight for i, _, _ in picked]),
+    )
 
 
 class _Fixed:
@@ -191,8 +202,8 @@ class _Fixed:
         return 1.0
 
 
-def _answer(item: Item, model) -> tuple[np.ndarray | None, bool, object]:
-    """Rank with ``model``, answer, and return (calibration row, right?, answer)."""
+def _answer(item: Item, model) -> tuple[np.ndarray | None, bool]:
+    """Rank with ``model``, answer, and return (calibration row, right?)."""
     from qa.evaluate import contains_gold
 
     ranked = [rank(item.index, p, model) for p in item.parts]
@@ -204,20 +215,7 @@ def _answer(item: Item, model) -> tuple[np.ndarray | None, bool, object]:
         row = calibration_row(first.q, first.best.x, first.best.score, second)
     golds = item.row["answers"]
     right = bool(golds) and not ans.abstained and contains_gold(ans.answer, golds)
-    return row, right, ans
-
-
-def ece(conf: np.ndarray, right: np.ndarray, bins: int = BINS) -> float:
-    """Expected calibration error: the gap between predicted and observed accuracy, over equal-width bins."""
-    if not len(conf):
-        return 0.0
-    idx = np.minimum((conf * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.sum() * abs(conf[m].mean() - right[m].mean())
-    return float(total / len(conf))
+    return row, right
 
 
 def _threshold(items, conf: np.ndarray, target: float) -> float:
@@ -251,7 +249,7 @@ def _figures(items, conf, right, threshold) -> dict:
             "accuracy_without_abstention": round(sum(right[i] for i in ans) / max(1, len(ans)), 4),
             "false_abstention_rate": round(1 - len(keep) / max(1, len(ans)), 4),
             "abstention_recall": round(sum(conf[i] < threshold for i in una) / len(una), 4) if una else None,
-            "ece": round(ece(conf[sel], right[sel]), 4),
+            "ece": round(calibration_error(conf[sel], right[sel]), 4),
         }
     return out
 
@@ -277,13 +275,13 @@ def train(
     groups = sorted({it.group for it in items})
     log(f"{len(items)} questions in {len(groups)} document groups; fitting held out by group")
     # 1. Held-out scorer per group → every question answered by a scorer that never saw its document.
+    choices = _choices(items)
     cal_rows, rights = [None] * len(items), np.zeros(len(items))
     for g in groups:
-        scorer = _scorer([it for it in items if it.group != g])
+        scorer = _scorer(choices, items, lambda it, g=g: it.group != g)
         for i, it in enumerate(items):
             if it.group == g:
-                row, right, _ = _answer(it, _Fixed(scorer))
-                cal_rows[i], rights[i] = row, right
+                cal_rows[i], rights[i] = _answer(it, _Fixed(scorer))
     # 2. Held-out calibrator per group.
     width = len(answer_model.CALIBRATION)
     cx = np.stack([r if r is not None else np.zeros(width, dtype=np.float32) for r in cal_rows])
@@ -299,7 +297,7 @@ def train(
     heldout = _figures(items, conf, rights, threshold)
     heldout["threshold_target"] = {"answerables_abstained_mean_over_sets": target}
     # 3. Refit both on everything.
-    scorer = _scorer(items)
+    scorer = _scorer(choices, items, lambda it: True)
     calibrator = _fit_trees(cx, rights, cw, seed)
     training = {
         "sets": {name: {"questions": str(q), "corpus": str(c)} for name, q, c in specs},

@@ -81,14 +81,18 @@ def reliability(records: list[dict], bins: int = BINS) -> list[dict]:
 
 
 def ece(records: list[dict], bins: int = BINS) -> float:
+    """Expected calibration error of the records' confidence for ``calibration_event``."""
+    events = [calibration_event(r) for r in records]
+    return calibration_error([r["confidence"] for r in records], events, bins)
+
+
+def calibration_error(confidences, events, bins: int = BINS) -> float:
     """Expected calibration error: the count-weighted mean gap between predicted and observed per bin."""
-    groups: dict[int, list[dict]] = {}
-    for r in records:
-        groups.setdefault(_bin(r["confidence"], bins), []).append(r)
-    gaps = (
-        abs(sum(calibration_event(r) for r in g) - sum(r["confidence"] for r in g)) for g in groups.values()
-    )
-    return sum(gaps) / len(records) if records else 0.0
+    groups: dict[int, list[tuple[float, bool]]] = {}
+    for c, e in zip(confidences, events, strict=True):
+        groups.setdefault(_bin(float(c), bins), []).append((float(c), bool(e)))
+    gaps = (abs(sum(e for _, e in g) - sum(c for c, _ in g)) for g in groups.values())
+    return sum(gaps) / len(confidences) if len(confidences) else 0.0
 
 
 def _bin(confidence: float, bins: int) -> int:
