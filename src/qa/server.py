@@ -5,34 +5,33 @@ upload that re-indexes and swaps in a new `Index` never changes an answer in fli
 uvicorn are imported inside functions: `qa --help` stays fast.
 """
 
-import errno
 import html
 import os
-import re
 import secrets
 import socket
 import sys
-import tempfile
 import threading
-import unicodedata
 from pathlib import Path
-from urllib.parse import quote
 
+from qa import links, pageview
 from qa.config import Settings
-from qa.errors import IndexProblem, IngestError, QAError, UsageError
+from qa.errors import IndexProblem, QAError, UsageError
+from qa.links import doc_links
+from qa.uploads import (
+    UPLOAD_FOLDER,
+    UploadRejected,
+    check_content,
+    free_name,
+    sanitize_filename,
+    storage_error,
+    validate_readable,
+)
 
-UPLOAD_FOLDER = "uploads"
 DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
 # A request body is refused once it passes its limit, before the rest is read: an upload may carry the
 # file plus multipart framing; any other API request (a question and its history) is small JSON.
 MULTIPART_SLACK = 64 * 1024
 MAX_JSON_BODY = 1024 * 1024
-UPLOAD_TYPES = {".pdf": "pdf", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
-UPLOAD_TYPES |= {".html": "html", ".htm": "html", ".docx": "docx"}
-_HTMLISH = re.compile(
-    rb"<\s*(?:!doctype\s+html|html|head|body|title|meta|p|div|h[1-6]|article|main|section|table|ul|ol)\b",
-    re.I,
-)
 _MEDIA = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -41,85 +40,6 @@ _MEDIA = {
     # An uploaded page must never run as HTML from this origin: it is served as text.
     "html": "text/plain; charset=utf-8",
 }
-
-
-class UploadRejected(QAError):
-    """An uploaded file that is not added: the message names the reason, ``status`` the HTTP code."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# ---------------------------------------------------------------- upload checks (pure)
-
-
-def sanitize_filename(name: str) -> str:
-    """A safe base name for an upload: no folders, only [A-Za-z0-9._-], a supported extension."""
-    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()  # "ü" → "u"
-    base = re.split(r"[\\/]", ascii_name)[-1]
-    stem, dot, ext = base.rpartition(".")
-    if not dot:
-        stem, ext = base, ""
-    ext = ext.lower()
-    if f".{ext}" not in UPLOAD_TYPES:
-        shown = f"'.{ext}'" if ext else "none"
-        raise UploadRejected(
-            f"unsupported file type (extension {shown}); upload a PDF, DOCX, TXT, MD or HTML file", 415
-        )
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("._-")[:100].strip("._-")
-    return f"{stem or 'upload'}.{ext}"
-
-
-def check_content(name: str, data: bytes, max_bytes: int) -> None:
-    """Refuse a file whose size or bytes do not fit its extension (checked by content, not by name)."""
-    from qa.ingest import decode_text
-
-    if len(data) > max_bytes:
-        raise UploadRejected(
-            f"file too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)", 413
-        )
-    if not data.strip():
-        raise UploadRejected("empty file", 422)
-    kind = UPLOAD_TYPES[Path(name).suffix.lower()]
-    is_pdf = data[:1024].lstrip().startswith(b"%PDF-")
-    if kind == "pdf":
-        if not is_pdf:
-            raise UploadRejected("not a PDF: the file does not start with a %PDF header", 415)
-        return
-    if is_pdf:
-        raise UploadRejected(f"PDF data in a {Path(name).suffix} file; rename it to .pdf", 415)
-    if kind == "docx":
-        if not data.startswith(b"PK\x03\x04"):
-            raise UploadRejected("not a Word document: a .docx file is a zip archive", 415)
-        return
-    try:
-        decode_text(data)
-    except IngestError as e:
-        raise UploadRejected(f"not a text file ({e})", 415) from None
-    if kind == "html" and not _HTMLISH.search(data[: 1 << 16]):
-        raise UploadRejected("not HTML: no HTML tags found in the file", 415)
-
-
-def _validate_readable(name: str, data: bytes, settings: Settings) -> tuple[dict, int]:
-    """Read and chunk the file outside the corpus, exactly as the index would; any failure rejects it."""
-    from qa.chunk import chunk_document
-    from qa.ingest import FileReport, read_file
-
-    with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        rel = f"{UPLOAD_FOLDER}/{name}"
-        try:
-            doc, pages = read_file(path, rel, settings.cap(path), FileReport(rel))
-        except IngestError as e:
-            raise UploadRejected(f"cannot read {name}: {e}", 422) from None
-        except Exception as e:  # a parser crash on hostile input is still just a bad file
-            raise UploadRejected(f"cannot read {name} ({type(e).__name__})", 422) from None
-    chunks = chunk_document(pages, doc.title, settings.max_tokens, settings.max_chars)
-    if not chunks:
-        raise UploadRejected(f"{name} has no text to index", 422)
-    return doc.to_dict(), len(chunks)
 
 
 # ---------------------------------------------------------------- the shared state
@@ -181,6 +101,7 @@ class Service:
             "label": page.label,
             "text": page.text,
             "headings": page.to_dict()["headings"],
+            "ocr": page.ocr,
             "chunks": [
                 {
                     "id": c.id,
@@ -207,6 +128,20 @@ class Service:
             return None
         return target, idx.documents[doc].get("format", "text")
 
+    def page_image(self, doc_id: str, n: int) -> bytes | None:
+        """Page ``n`` of an indexed PDF as PNG, or None."""
+        found = self.file_path(doc_id)
+        if found is None or found[1] != "pdf" or (doc_id, n) not in self.index.pages:
+            return None
+        return pageview.render_png(found[0], n)
+
+    def placement(self, view: dict, start: int | None, end: int | None):
+        """Where [start, end) of a page view's text is on its rendered PDF page (None: not a PDF)."""
+        found = self.file_path(view["doc"]) if view["format"] == "pdf" else None
+        if found is None:
+            return None
+        return pageview.place_quote(found[0], view["page"], view["text"], start, end, view["ocr"])
+
     def upload(self, filename: str, data: bytes, progress=None) -> dict:
         """Check, save under corpus/uploads/ and index one file; a rejected file changes nothing."""
         from qa.index import build_index, load_index
@@ -215,10 +150,10 @@ class Service:
         name = sanitize_filename(filename)
         check_content(name, data, self.max_upload)
         with self._update:
-            meta, n_chunks = _validate_readable(name, data, self.settings)
+            meta, n_chunks = validate_readable(name, data, self.settings)
             folder = self.corpus / UPLOAD_FOLDER
             folder.mkdir(parents=True, exist_ok=True)
-            dest, same = _free_name(folder, name, data, sha256_file)
+            dest, same = free_name(folder, name, data, sha256_file)
             rel = dest.relative_to(self.corpus).as_posix()
             if same and rel in self.index.documents:
                 return {"status": "unchanged", "doc": rel, "message": f"{rel} is already in the corpus"}
@@ -236,7 +171,7 @@ class Service:
                 part.unlink(missing_ok=True)
                 dest.unlink(missing_ok=True)
                 if isinstance(e, OSError):  # disk full, quota, I/O error: say so, not a bare 500
-                    raise _storage_error(name, e) from None
+                    raise storage_error(name, e) from None
                 raise
             if rel not in new.documents:  # the build skipped it after all: undo, keep the old index
                 dest.unlink(missing_ok=True)
@@ -258,43 +193,8 @@ class Service:
         }
 
 
-def _storage_error(name: str, e: OSError) -> UploadRejected:
-    full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-    why = e.strerror or str(e) or type(e).__name__
-    return UploadRejected(
-        f"cannot add {name}: {why} while saving it or writing the index; "
-        "the documents being served are unchanged",
-        507 if full else 503,
-    )
-
-
 def _n(count, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _free_name(folder: Path, name: str, data: bytes, sha) -> tuple[Path, bool]:
-    """Where to save: the name itself, or name-2, name-3... so an upload never overwrites another file."""
-    import hashlib
-
-    digest = hashlib.sha256(data).hexdigest()
-    stem, ext = name.rsplit(".", 1)
-    for i in range(1, 1000):
-        path = folder / (name if i == 1 else f"{stem}-{i}.{ext}")
-        if not path.exists():
-            return path, False
-        if path.is_file() and not path.is_symlink() and sha(path) == digest:
-            return path, True
-    raise UploadRejected(f"too many uploads named {name}", 409)
-
-
-def doc_links(doc: str, fmt: str | None, page: int = 1, start: int | None = None, end: int | None = None):
-    """URLs that open a document at a page: the original file (PDF viewer) and the text viewer."""
-    q = quote(doc, safe="/")
-    view = f"/view/{q}?page={page}"
-    if start is not None and end is not None:
-        view += f"&start={start}&end={end}#hit"
-    file = f"/api/documents/{q}/file" + (f"#page={page}" if fmt == "pdf" else "")
-    return {"file": file, "view": view, "open": file if fmt == "pdf" else view}
 
 
 def document_entry(f: dict) -> dict:
@@ -303,61 +203,6 @@ def document_entry(f: dict) -> dict:
     out["id"] = f["path"]
     out["links"] = doc_links(f["path"], f.get("format"))
     return out
-
-
-# ---------------------------------------------------------------- page viewer
-
-_VIEW_CSS = """
-body{font:16px/1.55 system-ui,sans-serif;margin:0;background:#fafafa;color:#1f2328}
-header{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:.6em 1.2em}
-header h1{font-size:1.05em;margin:0 0 .2em}
-header nav a{margin-right:1em}
-main{max-width:52em;margin:1em auto;padding:0 1.2em}
-pre{white-space:pre-wrap;word-wrap:break-word;font:inherit;background:#fff;border:1px solid #e3e3e3;
-padding:1em 1.2em;border-radius:6px}
-mark{background:#ffe066;padding:.1em 0;border-radius:2px;scroll-margin-top:6em}
-.meta{color:#57606a;font-size:.9em}
-"""
-
-
-def render_page_view(view: dict, start: int | None, end: int | None, nonce: str) -> str:
-    """The whole normalised page as escaped text, with [start, end) marked and scrolled into view."""
-    text, doc, n = view["text"], view["doc"], view["page"]
-    s = max(0, min(start, len(text))) if start is not None else None
-    e = max(0, min(end, len(text))) if end is not None else None
-    if s is not None and e is not None and s < e:
-        body = (
-            html.escape(text[:s])
-            + '<mark id="hit">'
-            + html.escape(text[s:e])
-            + "</mark>"
-            + html.escape(text[e:])
-        )
-    else:
-        body = html.escape(text)
-    links = doc_links(doc, view["format"], n)
-    nav = []
-    if n > 1:
-        nav.append(f'<a href="{html.escape(doc_links(doc, None, n - 1)["view"])}">← page {n - 1}</a>')
-    if view["pages"] and n < view["pages"]:
-        nav.append(f'<a href="{html.escape(doc_links(doc, None, n + 1)["view"])}">page {n + 1} →</a>')
-    printed = view.get("label")
-    label = f" (printed {html.escape(printed)})" if printed and printed != str(n) else ""
-    orig = "open the PDF at this page" if view["format"] == "pdf" else "original file"
-    nav.append(f'<a href="{html.escape(links["file"])}">{orig}</a>')
-    title = html.escape(view.get("title") or doc)
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title} — page {n}</title>"
-        f'<meta name="viewport" content="width=device-width"><style>{_VIEW_CSS}</style></head><body>'
-        f"<header><h1>{title}</h1>"
-        f'<div class="meta">{html.escape(doc)} · page {n}{label} of {view["pages"]}</div>'
-        f"<nav>{' '.join(nav)}</nav></header>"
-        f'<main><pre id="page-text">{body}</pre></main>'
-        f'<script nonce="{nonce}">var m=document.getElementById("hit");'
-        'if(m){m.scrollIntoView({block:"center"});}</script>'
-        "</body></html>"
-    )
 
 
 # ---------------------------------------------------------------- request limits
@@ -523,14 +368,14 @@ def create_app(service: Service, ui: bool = True):
     def api_documents() -> dict:
         return {"documents": service.documents()}
 
-    @app.get("/api/documents/{doc_id:path}/pages/{n}", summary="A page's normalised text and its chunks")
+    @app.get(links.PAGE, summary="A page's normalised text and its chunks")
     def api_page(doc_id: str, n: int) -> dict:
         view = service.page(doc_id, n)
         if view is None:
             raise HTTPException(404, f"no page {n} in document '{doc_id}'")
         return view
 
-    @app.get("/api/documents/{doc_id:path}/file", summary="The original file (only from inside the corpus)")
+    @app.get(links.FILE, summary="The original file (only from inside the corpus)")
     def api_file(doc_id: str):
         found = service.file_path(doc_id)
         if found is None:
@@ -551,7 +396,14 @@ def create_app(service: Service, ui: bool = True):
             response.status_code = 200
         return result
 
-    @app.get("/view/{doc_id:path}", response_class=HTMLResponse, summary="A page with a passage marked")
+    @app.get(links.IMAGE, response_class=Response, summary="A PDF page rendered as a PNG image")
+    def api_page_image(doc_id: str, n: int):
+        png = service.page_image(doc_id, n)
+        if png is None:
+            raise HTTPException(404, f"no PDF page {n} in document '{doc_id}'")
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=600"})
+
+    @app.get(links.VIEW, response_class=HTMLResponse, summary="A page with a passage marked on it")
     def view(doc_id: str, page: int = 1, start: int | None = None, end: int | None = None):
         v = service.page(doc_id, page)
         if v is None:
@@ -561,9 +413,9 @@ def create_app(service: Service, ui: bool = True):
                 status_code=404,
             )
         nonce = secrets.token_urlsafe(12)
-        csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'"
+        csp = f"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'"
         return HTMLResponse(
-            render_page_view(v, start, end, nonce),
+            pageview.page_html(v, start, end, nonce, service.placement(v, start, end)),
             headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"},
         )
 
