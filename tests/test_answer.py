@@ -164,7 +164,7 @@ ALLOC = "How much was allocated to the IndiaAI Mission in 2024–2025?"
         ([ALLOC], "and for 2022–2023?", "How much was allocated to the IndiaAI Mission in 2022–2023?"),
         (["What is Rapidus developing?"], "What about Fujitsu?", "What is Fujitsu developing?"),
         (["How much did India invest in AI?"], "What about Japan?", "How much did Japan invest in AI?"),
-        (["What is AIRAWAT?"], "What about it?", "What is AIRAWAT? What about it?"),  # no slot: appended
+        (["What is AIRAWAT?"], "What about it?", "What is AIRAWAT?"),  # the same question again
     ],
 )
 def test_contextualise_rewrites_follow_ups(history, q, expected):
