@@ -195,9 +195,12 @@ class Answer:
     message: str = ""
     display: str = ""  # the answer as shown (table rows with their header); equals answer for prose
     related: tuple[Citation, ...] = field(default=())
+    # A question across documents: one {"doc", "title", "confidence", "citations": (Citation, ...)} per
+    # document answering, in column order (its citations are also in ``citations``); empty otherwise.
+    by_document: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "question": self.question,
             "answer": self.answer,
             "display": self.display or self.answer,
@@ -209,3 +212,8 @@ class Answer:
             "related": [c.to_dict() for c in self.related],
             "hits": [h.to_dict() for h in self.hits],
         }
+        if self.by_document:
+            d["by_document"] = [
+                {**col, "citations": [c.to_dict() for c in col["citations"]]} for col in self.by_document
+            ]
+        return d
