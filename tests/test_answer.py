@@ -44,7 +44,7 @@ def check_answer(index, ans) -> None:
     """The product's promise, checked on one answer (raises AssertionError with the question)."""
     q = ans.question
     assert 0.0 <= ans.confidence <= 1.0, q
-    assert ans.abstained == (ans.confidence < load_model().threshold), (q, ans.confidence)
+    assert ans.answered == (ans.confidence >= load_model().threshold), (q, ans.confidence)
     for c in (*ans.citations, *ans.related):
         page = index.pages[(c.doc, c.page)].text
         assert c.quote and c.quote == page[c.start : c.end], (q, c.doc, c.page, c.start, c.end)

@@ -181,9 +181,14 @@ class Citation:
         return d
 
 
+ANSWER_KINDS = ("answer", "evidence", "abstain")
+
+
 @dataclass(frozen=True)
 class Answer:
-    """An extractive answer (verbatim quotes) or an abstention with related reading."""
+    """An extractive answer (verbatim quotes), evidence (quoted figures that bear on the question when no
+    sentence states the answer) or an abstention with related reading. ``abstained`` is true only for a bare
+    abstention; ``kind`` tells the three apart."""
 
     question: str
     answer: str
@@ -198,12 +203,27 @@ class Answer:
     # A question across documents: one {"doc", "title", "confidence", "citations": (Citation, ...)} per
     # document answering, in column order (its citations are also in ``citations``); empty otherwise.
     by_document: tuple[dict, ...] = ()
+    kind: str = ""  # answer | evidence | abstain; empty: read from ``abstained``
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "abstain" if self.abstained else "answer")
+        if self.kind not in ANSWER_KINDS:
+            raise ValueError(f"unknown answer kind {self.kind!r} (one of {', '.join(ANSWER_KINDS)})")
+        if self.abstained != (self.kind == "abstain"):
+            raise ValueError(f"an answer of kind {self.kind!r} cannot have abstained={self.abstained}")
+
+    @property
+    def answered(self) -> bool:
+        """The quotes state the answer (not evidence, not an abstention)."""
+        return self.kind == "answer"
 
     def to_dict(self) -> dict:
         d = {
             "question": self.question,
             "answer": self.answer,
             "display": self.display or self.answer,
+            "kind": self.kind,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),
             "message": self.message,

@@ -18,9 +18,9 @@ def assert_answer(
     retriever: str = "hybrid",
 ):
     """Ask ``index`` and check the answer: it holds one of ``contains`` (matched as ``qa eval`` matches gold
-    strings), its first citation is on ``page`` (or one of several), it abstains (``abstains=True``) or
-    answers (``False``). Returns the Answer; raises AssertionError naming what failed, with the question,
-    what was quoted, its citation and confidence."""
+    strings), its first citation is on ``page`` (or one of several), it gives no answer (``abstains=True``:
+    an abstention, or evidence without an answer) or answers (``False``). Returns the Answer; raises
+    AssertionError naming what failed, with the question, what was quoted, its citation and confidence."""
     __tracebackhide__ = True  # pytest shows the caller's line and the message, not this helper
     from qa.evaluation.run import describe, record
 
@@ -34,10 +34,11 @@ def assert_answer(
     problems, expected = [], []
     if abstains is not None:
         expected.append("an abstention" if abstains else "an answer")
-        if ans.abstained != abstains:
-            problems.append(
-                f"expected {expected[-1]}, got {'an abstention' if ans.abstained else 'an answer'}"
+        if ans.answered == abstains:
+            got = {"answer": "an answer", "evidence": "evidence without an answer"}.get(
+                ans.kind, "an abstention"
             )
+            problems.append(f"expected {expected[-1]}, got {got}")
     if golds:
         expected.append("one of " + " | ".join(repr(g) for g in golds))
         if not rec["correct"]:

@@ -214,7 +214,7 @@ def _answer(item: Item, model) -> tuple[np.ndarray | None, bool]:
         second = first.cands[1].score if len(first.cands) > 1 else 0.0
         row = calibration_row(first.q, first.best.x, first.best.score, second)
     golds = item.row["answers"]
-    right = bool(golds) and not ans.abstained and contains_gold(ans.answer, golds)
+    right = bool(golds) and ans.answered and contains_gold(ans.answer, golds)
     return row, right
 
 

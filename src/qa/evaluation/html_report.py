@@ -46,6 +46,8 @@ def marked_answer(rec: dict) -> str:
     """The quoted answer, escaped, with its short span (the first highlight) in <mark>."""
     if rec["abstained"]:
         return '<span class="muted">(abstained)</span>'
+    if rec.get("kind") == "evidence":
+        return '<span class="muted">(evidence, no answer)</span> ' + escape(rec["answer"])
     text, short = rec["answer"], rec["short"]
     at = text.find(short) if short and short != text else -1
     if at < 0:

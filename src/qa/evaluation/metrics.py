@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import statistics
 
+from qa.evaluation.scoring import declined
+
 KS = (1, 3, 5, 10)
 CURVE_KS = tuple(range(1, 11))
 BINS = 10
@@ -42,11 +44,14 @@ def metrics(records: list[dict]) -> dict:
     m["f1"] = _ratio(sum(r["f1"] for r in records), len(records))
     paged = [r for r in ans if "page_correct" in r]
     m["page_accuracy"] = _ratio(sum(r["page_correct"] for r in paged), len(paged)) if paged else None
-    m["abstention_recall"] = _ratio(sum(r["abstained"] for r in una), len(una)) if una else None
-    m["false_abstention_rate"] = _ratio(sum(r["abstained"] for r in ans), len(ans))
-    m["abstention_rate"] = _ratio(sum(r["abstained"] for r in records), len(records))
+    # Evidence without an answer counts as not answering (it claims no answer); bare abstentions apart.
+    m["abstention_recall"] = _ratio(sum(declined(r) for r in una), len(una)) if una else None
+    m["false_abstention_rate"] = _ratio(sum(declined(r) for r in ans), len(ans))
+    m["abstention_rate"] = _ratio(sum(declined(r) for r in records), len(records))
+    m["bare_abstention_rate"] = _ratio(sum(bool(r["abstained"]) for r in records), len(records))
+    m["evidence_rate"] = _ratio(sum(r.get("kind") == "evidence" for r in records), len(records))
     m["ece"] = round(ece(records), 4)
-    lengths = [len(r["answer"]) for r in records if not r["abstained"]]
+    lengths = [len(r["answer"]) for r in records if not declined(r)]
     m["median_answer_chars"] = statistics.median(lengths) if lengths else 0
     lat = [r["latency_ms"] for r in records]
     m["latency_ms_p50"] = round(_pct(lat, 0.5), 2)

@@ -63,6 +63,8 @@ def report_markdown(result: dict, title: str = "qa eval") -> str:
     ]
     for r in fails:
         said = "(abstained)" if r["abstained"] else r["answer"][:300]
+        if r.get("kind") == "evidence":
+            said = f"(evidence, no answer) {said}"
         gold = "; ".join(r["gold"]) or "(unanswerable)"
         cells = [r["id"], r["question"], gold, said, r["confidence"]]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")

@@ -27,7 +27,7 @@ def record(row: dict, ans, latency_ms: float) -> dict:
     golds = row["answers"]
     rank = next((h.rank for h in ans.hits if golds and contains_gold(h.chunk.text, golds)), None)
     short = short_answer(ans)
-    em, f1 = span_scores(short, golds, ans.abstained)
+    em, f1 = span_scores(short, golds, not ans.answered)
     rec = {
         "id": row["id"],
         "question": row["question"],
@@ -38,6 +38,7 @@ def record(row: dict, ans, latency_ms: float) -> dict:
         "answerable": bool(golds),
         "answer": ans.answer,
         "short": short,
+        "kind": ans.kind,
         "abstained": ans.abstained,
         "confidence": round(ans.confidence, 4),
         "highlights": [dict(h) for h in ans.highlights],
@@ -45,7 +46,7 @@ def record(row: dict, ans, latency_ms: float) -> dict:
         "hits": [{"doc": h.chunk.doc, "page": h.chunk.page, "text": h.chunk.text} for h in ans.hits],
         "latency_ms": round(latency_ms, 2),
         "gold_rank": rank,
-        "correct": bool(golds) and not ans.abstained and contains_gold(ans.answer, golds),
+        "correct": bool(golds) and ans.answered and contains_gold(ans.answer, golds),
         "exact_match": em,
         "f1": round(f1, 4),
         "extra": {k: v for k, v in row.items() if k not in KNOWN_FIELDS},
@@ -103,7 +104,8 @@ def describe(rec: dict, expected: str | None = None) -> str:
     if rec["abstained"]:
         lines.append("quoted: (abstained)")
     else:
-        lines.append(f"quoted: {rec['answer']!r}")
+        said = "evidence (no answer stated)" if rec.get("kind") == "evidence" else "quoted"
+        lines.append(f"{said}: {rec['answer']!r}")
         if rec["short"] != rec["answer"]:
             lines.append(f"highlight: {rec['short']!r}")
     lines.append(f"citation: {citation_text(rec)}")

@@ -29,7 +29,7 @@ def short_answer(ans) -> str:
     The one place that decides what the span is (exact match and F1 score it), so it can later be switched to
     a dedicated field of the answer.
     """
-    if ans.abstained:
+    if not ans.answered:
         return ""
     if ans.highlights and ans.highlights[0].get("text"):
         return ans.highlights[0]["text"]
@@ -57,16 +57,24 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def span_scores(short: str, golds: list[str], abstained: bool) -> tuple[float, float]:
+def span_scores(short: str, golds: list[str], declined: bool) -> tuple[float, float]:
     """(exact match, F1) of a short span, the best over the gold strings. An unanswerable question (no golds)
-    scores 1 when the answer abstained and 0 otherwise; an abstention on an answerable one scores 0."""
+    scores 1 when no answer was given (an abstention, or evidence without an answer) and 0 otherwise; an
+    answerable one left unanswered scores 0."""
     if not golds:
-        return (1.0, 1.0) if abstained else (0.0, 0.0)
-    if abstained:
+        return (1.0, 1.0) if declined else (0.0, 0.0)
+    if declined:
         return 0.0, 0.0
     return max(exact_match(short, g) for g in golds), max(token_f1(short, g) for g in golds)
 
 
 def is_right(rec: dict) -> bool:
-    """A question's outcome: an answerable one answered with a gold string, an unanswerable one abstained."""
-    return bool(rec["correct"]) if rec["answerable"] else bool(rec["abstained"])
+    """A question's outcome: an answerable one answered with a gold string, an unanswerable one not answered
+    (abstained, or given evidence without an answer)."""
+    return bool(rec["correct"]) if rec["answerable"] else declined(rec)
+
+
+def declined(rec: dict) -> bool:
+    """The record gave no answer: a bare abstention or evidence (records older than the ``kind`` field:
+    ``abstained``)."""
+    return rec.get("kind", "abstain" if rec["abstained"] else "answer") != "answer"
