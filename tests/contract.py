@@ -4,6 +4,7 @@ ANSWER_KEYS = [
     "question",
     "answer",
     "display",
+    "kind",  # answer | evidence | abstain
     "abstained",
     "confidence",
     "message",
