@@ -12,7 +12,7 @@ import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from qa.config import Settings  # noqa: E402
+from qa.config import BACKENDS, DEFAULT_BACKEND, Settings  # noqa: E402
 from qa.errors import QAError, UsageError  # noqa: E402
 
 # Modules with an add_parser(subparsers) function; each sets func=... on its parser(s).
@@ -31,6 +31,7 @@ def _settings(args) -> Settings:
         corpus=Path(args.corpus) if getattr(args, "corpus", None) else None,
         index=Path(args.index) if getattr(args, "index", None) else None,
         model=getattr(args, "model", None),
+        backend=getattr(args, "backend", None),
         dense_kind=getattr(args, "dense", None),
     )
 
@@ -114,11 +115,15 @@ def cmd_ask(args) -> int:
     from qa.index import load_index
 
     s = _settings(args)
-    idx = load_index(s.index)
+    idx = load_index(s.index, backend=args.backend)
     history = [h for h in (args.history or [])]
     ans = idx.ask(args.question, history=history, docs=args.doc, k=args.k, retriever=args.retriever)
     _out(args, ans.to_dict(), _format_answer(ans))
     return 0
+
+
+def backend_option(sp, what: str = f"how the model runs (default {DEFAULT_BACKEND}, or $QA_BACKEND)") -> None:
+    sp.add_argument("--backend", choices=BACKENDS, help=what)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--model", help="embedding model: a local sentence-transformers folder (default: bundled)"
     )
+    backend_option(sp)
     sp.add_argument(
         "--dense",
         choices=["flat", "hnsw", "ivf", "auto"],
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("status", help="what the index holds and whether the corpus changed since")
     common(sp)
     sp.add_argument("--model", help="the embedding model `qa index` would use (default: bundled)")
+    backend_option(sp)
     sp.set_defaults(func=cmd_status)
 
     sp = sub.add_parser("ask", help="ask a question; prints cited verbatim sentences or an abstention")
@@ -157,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=8, help="hits to retrieve (default 8)")
     sp.add_argument("--retriever", choices=["dense", "bm25", "hybrid"], default="hybrid")
     sp.add_argument("--history", action="append", help="an earlier question of the conversation; repeatable")
+    backend_option(sp, "refuse an index embedded with another backend (default: the index's)")
     sp.set_defaults(func=cmd_ask)
 
     importlib.import_module("qa.evaluation.command").add_parser(sub)  # qa eval

@@ -6,11 +6,23 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, replace
+from importlib.util import find_spec
 from pathlib import Path
 
 from qa.errors import UsageError
 
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+# How the model runs: PyTorch, or its ONNX export under ONNX Runtime (fp32, or int8 dynamically quantised).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx" if find_spec("onnxruntime") else "torch"  # ONNX when installed (README: Embedding)
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown embedding backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    return backend
+
+
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
 # Bump when ingestion or chunking changes what an index holds: an index built by older code is then stale.
@@ -20,6 +32,7 @@ PIPELINE_VERSION = 4  # 4: PDF text from pypdfium2, OCR of scanned pages, .docx
 _INDEX_FIELDS = (
     "chunk_vectors",
     "model",
+    "backend",
     "max_tokens",
     "max_chars",
     "embed_context",
@@ -37,6 +50,7 @@ class Settings:
     corpus: Path = Path("corpus")
     index: Path = Path("index")
     model: str = DEFAULT_MODEL
+    backend: str = DEFAULT_BACKEND  # torch | onnx | onnx-int8; vectors of different backends never mix
     max_tokens: int = 200  # word pieces per chunk, under the model's 256 window with room for the context
     max_chars: int = 900
     embed_context: bool = True  # prepend title and section to what is embedded
@@ -66,12 +80,17 @@ class Settings:
                     raise UsageError(
                         f"{var} must be a number of megabytes, not {os.environ[var]!r}"
                     ) from None
+        if os.environ.get("QA_BACKEND"):
+            base = replace(base, backend=os.environ["QA_BACKEND"])
         if pages := os.environ.get("QA_MAX_OCR_PAGES"):
             try:
                 base = replace(base, max_ocr_pages=max(0, int(pages)))
             except ValueError:
                 raise UsageError(f"QA_MAX_OCR_PAGES must be a whole number of pages, not {pages!r}") from None
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def __post_init__(self) -> None:
+        check_backend(self.backend)
 
     def cap(self, path: Path) -> int:
         """The size cap of a corpus file: PDFs and Word files (mostly images, fonts and compressed XML) have

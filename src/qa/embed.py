@@ -1,7 +1,10 @@
-"""Embedders: sentence-transformers (the bundled model by default, loaded offline) and a fake for tests."""
+"""Embedders: the bundled model (or any local sentence-transformers folder) under ONNX Runtime or PyTorch,
+loaded offline, one per model and backend per process; and a deterministic fake for unit tests."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import os
 import re
@@ -10,16 +13,18 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
-from qa.errors import QAError
+from qa.config import DEFAULT_BACKEND, DEFAULT_MODEL, check_backend
+from qa.errors import QAError, UsageError
 
-_MODELS: dict[str, SentenceTransformerEmbedder] = {}
+_MODELS: dict[tuple[str, str], Embedder] = {}
 _LOCK = threading.Lock()
 
 
 class Embedder(Protocol):
     model_id: str
     dim: int
+    backend: str | None
+    weights_sha256: str | None  # of the exported ONNX graph; None for torch (the model folder is the weights)
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """float32 array (len(texts), dim), rows L2-normalised."""
@@ -41,8 +46,99 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
+def cpu_threads() -> int:
+    """Threads for the model's matrix work: ``$QA_THREADS``, else the cores this process may run on."""
+    if os.environ.get("QA_THREADS"):
+        try:
+            return max(1, int(os.environ["QA_THREADS"]))
+        except ValueError:
+            raise UsageError(f"QA_THREADS must be a whole number, not {os.environ['QA_THREADS']!r}") from None
+    return len(os.sched_getaffinity(0))
+
+
+class OnnxEmbedder:
+    """The model's ONNX export (made once and cached, see qa.onnx_export) under ONNX Runtime: no torch.
+
+    Texts are embedded in batches of similar length (sorted by characters, padded to the batch's longest),
+    on ``cpu_threads()`` intra-op threads that sleep when idle instead of spinning."""
+
+    # Measured on the shipped corpus's sentences, 2 cores (README, Embedding): 16 to 64 are within a few
+    # per cent once sorted by length; bigger batches pad more.
+    def __init__(self, model: str = DEFAULT_MODEL, backend: str = "onnx", batch_size: int = 32) -> None:
+        from qa.onnx_export import exported
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise QAError(
+                f"the {backend} backend needs onnxruntime (pip install onnxruntime); "
+                "or choose --backend torch"
+            ) from None
+        export = exported(resolve_model_path(model), backend)
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = cpu_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(export.model), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(export.tokenizer))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(export.max_seq_length)
+        self.export = export
+        self.model_id = model
+        self.backend = backend
+        self.weights_sha256 = export.sha256
+        self.dim = export.dim
+        self.max_tokens = export.max_seq_length
+        self.batch_size = batch_size
+
+    def _tokens(self, texts: list[str]):
+        return self.tokenizer.encode_batch([t.lower() for t in texts] if self.export.lower_case else texts)
+
+    def count_tokens(self, text: str) -> int:
+        self.tokenizer.no_truncation()
+        try:
+            return len(self._tokens([text])[0].ids)
+        finally:
+            self.tokenizer.enable_truncation(self.max_tokens)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        starts = range(0, len(order), self.batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="embed", unit="batch")
+        for a in starts:
+            rows = order[a : a + self.batch_size]
+            encodings = self._tokens([texts[i] for i in rows])
+            width = max(len(e.ids) for e in encodings)
+            feeds = {}
+            for name, field, pad in (
+                ("input_ids", "ids", self.export.pad_id),
+                ("attention_mask", "attention_mask", 0),
+                ("token_type_ids", "type_ids", 0),
+            ):
+                if name in self.export.inputs:
+                    block = np.full((len(rows), width), pad, dtype=np.int64)
+                    for r, e in enumerate(encodings):
+                        values = getattr(e, field)
+                        block[r, : len(values)] = values
+                    feeds[name] = block
+            out[rows] = self.session.run(None, feeds)[0]
+        return _normalise_rows(out)
+
+
 class SentenceTransformerEmbedder:
-    """A local sentence-transformers model; nothing is downloaded (HF_HUB_OFFLINE=1)."""
+    """A local sentence-transformers model under PyTorch; nothing is downloaded (HF_HUB_OFFLINE=1)."""
+
+    backend = "torch"
+    weights_sha256 = None
 
     # Batches of 32 embedded the shipped corpus's 3,625 sentences in ~45 s against ~70 s with 64 and ~115 s
     # with 256 on 2 cores: short sequences in big batches carry more padding.
@@ -85,6 +181,9 @@ class SentenceTransformerEmbedder:
 class FakeEmbedder:
     """Deterministic bag-of-words hashing embedder for unit tests: same words, same vector."""
 
+    backend = None  # no runtime: an index built with it records its settings' backend
+    weights_sha256 = None
+
     def __init__(self, dim: int = 64, model_id: str = "fake:bow-64") -> None:
         self.dim = dim
         self.model_id = model_id
@@ -104,12 +203,32 @@ class FakeEmbedder:
         return _normalise_rows(out)
 
 
-def get_embedder(model: str = DEFAULT_MODEL) -> Embedder:
-    """One model per process, shared by every index and request."""
+def preload(model: str, backend: str) -> None:
+    """Start loading a model in a background thread (cold start: it overlaps loading the index); the first
+    ``get_embedder`` call for it waits for that load instead of starting another. A failure is left for
+    that call to raise."""
+    if model.startswith("fake:") or (model, backend) in _MODELS:
+        return
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            get_embedder(model, backend)
+
+    thread = threading.Thread(target=load, name="qa-model-load", daemon=True)
+    thread.start()
+    atexit.register(thread.join)  # never exit (and tear down the interpreter) in the middle of a load
+
+
+def get_embedder(model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND) -> Embedder:
+    """One model per model and backend per process, shared by every index and request."""
     if model.startswith("fake:"):
         dim = re.fullmatch(r"fake:bow-(\d+)", model)
         return FakeEmbedder(int(dim.group(1)) if dim else 64, model_id=model)
+    check_backend(backend)
     with _LOCK:
-        if model not in _MODELS:
-            _MODELS[model] = SentenceTransformerEmbedder(model)
-        return _MODELS[model]
+        if (model, backend) not in _MODELS:
+            if backend == "torch":
+                _MODELS[model, backend] = SentenceTransformerEmbedder(model)
+            else:
+                _MODELS[model, backend] = OnnxEmbedder(model, backend)
+        return _MODELS[model, backend]

@@ -199,6 +199,8 @@ def build_index(
     settings = settings or Settings()
     if embedder is not None and embedder.model_id != settings.model:
         settings = replace(settings, model=embedder.model_id)  # vectors of another model are never reused
+    if getattr(embedder, "backend", None) and embedder.backend != settings.backend:
+        settings = replace(settings, backend=embedder.backend)  # nor those of another backend
     timings = {"ingest": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
     t0 = time.perf_counter()
     found, refused = scan_corpus(corpus)
@@ -301,7 +303,7 @@ def build_index(
         return report
 
     t = time.perf_counter()
-    emb = embedder or get_embedder(settings.model)
+    emb = embedder or get_embedder(settings.model, settings.backend)
     timings["model"] = time.perf_counter() - t
     all_chunks = [c for _, _, cs, _ in docs for c in cs]
     tmp = _fresh_tmp(index)
@@ -476,6 +478,7 @@ def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
         "package": {"name": "qa", "version": __version__},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"id": emb.model_id, "dim": emb.dim},
+        "embedding": _embedding(settings, emb),
         "chunking": {
             "max_tokens": settings.max_tokens,
             "max_chars": settings.max_chars,
@@ -497,6 +500,17 @@ def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
             "skipped": sum(1 for r in reports if r.status != "ok"),
         },
         "files": files,
+    }
+
+
+def _embedding(settings: Settings, emb) -> dict:
+    """How the vectors were made: the backend, its quantisation and the exported graph's sha256."""
+    from qa.onnx_export import QUANTIZATIONS
+
+    return {
+        "backend": settings.backend,
+        "quantization": QUANTIZATIONS.get(settings.backend),
+        "weights_sha256": getattr(emb, "weights_sha256", None),
     }
 
 
@@ -632,8 +646,13 @@ class Index:
         if self._embedder is None:
             from qa.embed import get_embedder
 
-            self._embedder = get_embedder(self.manifest["model"]["id"])
+            self._embedder = get_embedder(self.manifest["model"]["id"], self.backend)
         return self._embedder
+
+    @property
+    def backend(self) -> str:
+        """The backend that embedded the index, and so its queries (indexes before backends: torch)."""
+        return self.manifest["settings"].get("backend", "torch")
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
@@ -693,7 +712,9 @@ class Index:
         return status(self.path, corpus, settings, manifest=self.manifest)
 
 
-def load_index(index: str | Path = "index", model: str | None = None, embedder=None) -> Index:
+def load_index(
+    index: str | Path = "index", model: str | None = None, embedder=None, backend: str | None = None
+) -> Index:
     """Load and validate an index; any problem raises an error naming the command that fixes it."""
     from qa.lexical import Lexical
     from qa.store import VectorStore
@@ -707,6 +728,18 @@ def load_index(index: str | Path = "index", model: str | None = None, embedder=N
     manifest = read_manifest(index)
     if model and model != manifest["model"]["id"]:
         raise _bad(index, f"was built with model '{manifest['model']['id']}', not '{model}'")
+    built_with = manifest["settings"].get("backend", "torch")
+    backend = backend or getattr(embedder, "backend", None)
+    if backend and backend != built_with:
+        raise IndexProblem(
+            f"index at {index} was embedded with the {built_with} backend, not {backend} (its vectors "
+            f"and the queries' would not match); rebuild it with: "
+            f"qa index --rebuild --backend {backend} --index {index}"
+        )
+    if embedder is None:
+        from qa.embed import preload
+
+        preload(manifest["model"]["id"], built_with)  # the model loads while the rest of the index does
     for name in FILES:
         if not (index / name).exists():
             raise _bad(index, f"is missing {name}")
