@@ -30,8 +30,8 @@ _OPENER = re.compile(
 _PREP = r"about|on|regarding|concerning|for|to|in|into|with|towards?|of|from|by|at"
 _LEAD_PREP = re.compile(rf"^({_PREP}|during|since)\s+", re.I)
 _WORD = r"[\w&'’.\-]+"
-_NAME_WORD = r"(?:[A-Z]|[a-z]+[A-Z])[\w&.\-]*"  # Japan, IndiaAI, NM-ICPS, iCET
-_NAME_RUN = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:of|and|for|on|the|de|&)\s+)*{_NAME_WORD})*")
+NAME_WORD = r"(?:[A-Z]|[a-z]+[A-Z])[\w&.\-]*"  # Japan, IndiaAI, NM-ICPS, iCET
+_NAME_RUN = re.compile(rf"{NAME_WORD}(?:\s+(?:(?:of|and|for|on|the|de|&)\s+)*{NAME_WORD})*")
 _POSSESSIVE = re.compile(rf"({_NAME_RUN.pattern})['’]s?\b")
 # A prepositional object: from the preposition to the next preposition, conjunction or the end.
 _END = rf"(?:{_PREP}|and|or|than|as)\b"
