@@ -97,7 +97,12 @@ def _format_answer(ans) -> str:
             lines.append("\nRelated reading (not an answer):")
             lines += [f"  - {c.title}, p. {c.page}: {c.quote[:200]}" for c in ans.related]
         return "\n".join(lines)
-    lines.append(ans.display or ans.answer)
+    if ans.by_document:  # a question across documents: each document's quotes under its title
+        for col in ans.by_document:
+            lines.append(f"\n{col['title']} ({col['doc']}):")
+            lines += [f"  [{c.n}] {c.quote}" for c in col["citations"]]
+    else:
+        lines.append(ans.display or ans.answer)
     lines.append(f"\nconfidence {ans.confidence:.2f}")
     for c in ans.citations:
         label = f" (printed {c.label})" if c.label and c.label != str(c.page) else ""

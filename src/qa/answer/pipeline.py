@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answer import across
 from qa.answer import model as answer_model
 from qa.answer.candidates import Cand, candidates, neighbours, retrieved_terms, unit_vectors, units
 from qa.answer.compose import abstain, compose, related, select
@@ -142,6 +143,15 @@ def ask(
     question = validate(question)
     effective = contextualise(question, history)
     message = "" if effective == question else f"Understood as: {effective}"
+    cross = across.plan(index, effective, docs)
+    if cross is not None:
+
+        def solve(q: Question, query: str, within: list[str]) -> Part:
+            return rank(index, gather(index, q, query, docs=within, k=k, retriever=retriever), model)
+
+        answered = across.answer(index, question, cross, solve, model.threshold, message)
+        if answered is not None:
+            return answered
     parts = [
         rank(index, gather(index, q, query, docs=docs, k=k, retriever=retriever), model)
         for q, query in queries(effective)
