@@ -27,6 +27,17 @@ def _out(args, obj: dict, human: str) -> None:
 
 
 def _settings(args) -> Settings:
+    """The settings the arguments name; with --milvus-uri (or $QA_MILVUS_URI) the index is in Milvus."""
+    from dataclasses import replace
+
+    from qa.milvus import location_from
+
+    s = _folder_settings(args)
+    milvus = location_from(getattr(args, "milvus_uri", None), getattr(args, "collection", None))
+    return replace(s, index=milvus) if milvus else s
+
+
+def _folder_settings(args) -> Settings:
     return Settings.from_env(
         corpus=Path(args.corpus) if getattr(args, "corpus", None) else None,
         index=Path(args.index) if getattr(args, "index", None) else None,
@@ -40,6 +51,8 @@ def cmd_index(args) -> int:
     from qa.index import build_index, progress_printer
 
     s = _settings(args)
+    if args.from_index:
+        return _load_into_milvus(args, s)
     report = build_index(
         s.corpus,
         s.index,
@@ -60,6 +73,32 @@ def cmd_index(args) -> int:
     if not args.quiet or args.json:
         _out(args, report, "\n".join(lines))
     return 0
+
+
+def _load_into_milvus(args, s: Settings) -> int:
+    """qa index --milvus-uri URI --from index/: an existing index folder into Milvus, nothing re-embedded."""
+    from qa.milvus import Location
+    from qa.milvus.sync import write_index
+
+    if not isinstance(s.index, Location):
+        raise UsageError("--from needs --milvus-uri (or $QA_MILVUS_URI): the Milvus to load the index into")
+    report = write_index(s.index, Path(args.from_index))
+    human = (
+        f"loaded {args.from_index} into {s.index}: generation {report['generation']}, "
+        f"{len(report['written'])} documents written ({report['chunks_written']} chunks), "
+        f"{report['kept']} unchanged, {len(report['removed'])} removed"
+    )
+    if not args.quiet or args.json:
+        _out(args, report, human)
+    return 0
+
+
+def milvus_options(sp) -> None:
+    """--milvus-uri and --collection: the index in a Milvus server instead of a folder (qa.milvus)."""
+    sp.add_argument(
+        "--milvus-uri", help="the index in Milvus at this URI, e.g. http://127.0.0.1:19530 ($QA_MILVUS_URI)"
+    )
+    sp.add_argument("--collection", help="the index's name in Milvus (default qa)")
 
 
 def cmd_status(args) -> int:
@@ -140,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         if corpus:
             sp.add_argument("--corpus", help="corpus folder (default: corpus/, or $QA_CORPUS)")
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        milvus_options(sp)
 
     sp = sub.add_parser("index", help="build or update the index of the corpus")
     common(sp)
@@ -153,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="FAISS index kind (default auto: exact up to 50,000 chunks, then HNSW)",
     )
     sp.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating")
+    sp.add_argument(
+        "--from", dest="from_index", metavar="DIR", help="with --milvus-uri: load this index folder as it is"
+    )
     sp.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     sp.set_defaults(func=cmd_index)
 

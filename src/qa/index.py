@@ -21,6 +21,7 @@ from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
 from qa.errors import IndexProblem, IngestError, UsageError
 from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
 from qa.ingest.ocr import OcrCache
+from qa.milvus import Location
 from qa.records import Chunk, Document, Hit, Page
 
 FILES = (
@@ -192,9 +193,14 @@ def build_index(
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
-    """Build or incrementally update the index; returns a report. The previous index survives any failure."""
+    """Build or incrementally update the index; returns a report. The previous index survives any failure.
+    ``index`` is a folder, or a Milvus ``Location`` (see qa.milvus)."""
     from qa.embed import get_embedder
 
+    if isinstance(index, Location):
+        from qa.milvus.build import build_milvus
+
+        return build_milvus(corpus, index, settings, embedder, rebuild, progress, log)
     corpus, index = Path(corpus), Path(index)
     settings = settings or Settings()
     if embedder is not None and embedder.model_id != settings.model:
@@ -542,7 +548,7 @@ def _write(
     np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
     (tmp / "references.json").write_text(json.dumps(bibliography, ensure_ascii=False), encoding="utf-8")
     VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
-    lex_texts = [f"{c.context}\n{c.text}" if c.context else c.text for c in chunks]
+    lex_texts = [lexical_text(c) for c in chunks]
     Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(tmp / "lexical")
     manifest["checksums"] = _checksums(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -551,6 +557,11 @@ def _write(
 
 
 # ---------------------------------------------------------------- load
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 indexes for a chunk: its context (a table's title and header) and its text."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
 
 
 def _no_index(index: Path) -> IndexProblem:
@@ -711,14 +722,23 @@ class Index:
     def status(self, corpus: str | Path | None = None, settings: Settings | None = None) -> dict:
         return status(self.path, corpus, settings, manifest=self.manifest)
 
+    def latest(self) -> Index:
+        """The index to answer the next request from: this one (a shared index in Milvus may be newer)."""
+        return self
+
 
 def load_index(
     index: str | Path = "index", model: str | None = None, embedder=None, backend: str | None = None
 ) -> Index:
-    """Load and validate an index; any problem raises an error naming the command that fixes it."""
+    """Load and validate an index (a folder, or a Milvus ``Location``); any problem raises an error naming
+    the command that fixes it."""
     from qa.lexical import Lexical
     from qa.store import VectorStore
 
+    if isinstance(index, Location):
+        from qa.milvus.load import load_milvus
+
+        return load_milvus(index, model, embedder)
     index = Path(index)
     _recover(index)
     if not (index / "manifest.json").is_file():
@@ -806,7 +826,12 @@ def status(
     manifest: dict | None = None,
 ) -> dict:
     """Compare the corpus with the manifest: added, changed, removed files and changed settings."""
-    index = Path(index)
+    if isinstance(index, Location):
+        from qa.milvus.manifest import read_manifest as milvus_manifest
+
+        manifest = manifest or milvus_manifest(index)
+    else:
+        index = Path(index)
     if manifest is None:
         _recover(index)
         manifest = read_manifest(index)

@@ -57,6 +57,16 @@ class Service:
         self.index = index if index is not None else load_index(settings.index)
         self._update = threading.Lock()  # one re-index at a time; readers never wait on it
 
+    @property
+    def index(self):
+        """The index to answer from; one shared in Milvus is reloaded when another replica updated it."""
+        self._index = self._index.latest()
+        return self._index
+
+    @index.setter
+    def index(self, value) -> None:
+        self._index = value
+
     def warm_up(self) -> None:
         """Load the model now, not on the first question."""
         self.index.embed_query("warm up")
@@ -526,6 +536,9 @@ def add_parser(sub) -> None:
     sp.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     sp.add_argument("--index", help="index folder (default: index/, or $QA_INDEX)")
     sp.add_argument("--corpus", help="corpus folder (default: corpus/, or $QA_CORPUS); uploads: uploads/")
+    from qa.cli import milvus_options
+
+    milvus_options(sp)
     sp.add_argument(
         "--build", action="store_true", help="build the index, or update it, if missing or stale first"
     )

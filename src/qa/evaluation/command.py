@@ -12,6 +12,8 @@ RETRIEVERS = ("dense", "bm25", "hybrid")
 
 
 def add_parser(sub) -> None:
+    from qa.cli import milvus_options
+
     sp = sub.add_parser(
         "eval",
         help="measure retrieval and answers against a question set; gate CI on thresholds",
@@ -28,6 +30,7 @@ def add_parser(sub) -> None:
         "--format", choices=["jsonl", "squad", "csv"], help="question file format (default: suffix)"
     )
     sp.add_argument("--index", help="index folder (default: index/, or $QA_INDEX)")
+    milvus_options(sp)
     sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sp.add_argument("--retriever", choices=RETRIEVERS, default="hybrid")
     sp.add_argument("--k", type=int, default=10, help="hits to retrieve per question (default 10)")

@@ -1,0 +1,162 @@
+"""The index in Milvus (qa.milvus) against a real ``milvus-lite server`` on a free loopback port: the same
+answers as the index folder it came from, per-document updates swapped in atomically, the CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from qa.cli import main
+from qa.embed import FakeEmbedder
+from qa.index import build_index, load_index
+from qa.milvus import Location
+from qa.milvus.bench import _close
+from qa.milvus.load import load_milvus
+from qa.milvus.store import MilvusStore
+from qa.milvus.sync import write_index
+
+FAKE_MODEL = "fake:bow-64"
+QUERIES = ("crisp apples harvest", "mangoes ripen", "concert orchestra", "orbit launch", "galaxies skies")
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory):
+    from qa.milvus.server import milvus_lite_server
+
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri
+
+
+@pytest.fixture
+def location(milvus_uri) -> Location:
+    """A collection name of its own for each test."""
+    return Location(milvus_uri, f"t_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def fake_index(tmp_path, fake_corpus, build_fake):
+    corpus = fake_corpus()
+    build_fake(corpus, tmp_path / "index")
+    return corpus, tmp_path / "index"
+
+
+def _milvus_build(corpus, location, fake_settings, embedder=None):
+    emb = embedder or FakeEmbedder(model_id=FAKE_MODEL)
+    return build_index(corpus, location, settings=fake_settings(corpus=corpus), embedder=emb)
+
+
+def test_a_folder_loaded_into_milvus_answers_as_the_folder_does(fake_index, location):
+    _, folder = fake_index
+    report = write_index(location, folder)
+    assert report["generation"] == 1 and report["kept"] == 0 and len(report["written"]) == 5
+    faiss, milvus = load_index(folder), load_milvus(location)
+    assert [c.to_dict() for c in milvus.chunks] == [c.to_dict() for c in faiss.chunks]
+    assert milvus.pages == faiss.pages and milvus.manifest == faiss.manifest
+    assert milvus.bibliography.data == faiss.bibliography.data
+    for q in QUERIES:
+        for retriever in ("dense", "bm25", "hybrid"):
+            a = faiss.search(q, k=5, retriever=retriever)
+            b = milvus.search(q, k=5, retriever=retriever)
+            assert [h.chunk.id for h in b] == [h.chunk.id for h in a], (q, retriever)
+            for x, y in zip(a, b, strict=True):  # BM25 computed by Milvus equals bm25s's, dense FAISS's
+                assert _close([x.score, x.dense, x.lexical], [y.score, y.dense, y.lexical])
+        assert _close(milvus.ask(q).to_dict(), faiss.ask(q).to_dict())
+    hits = milvus.search("apples", k=3, docs=["music.txt"], retriever="dense")  # exact inside a filter
+    assert {h.chunk.doc for h in hits} == {"music.txt"}
+
+
+def test_an_update_writes_only_changed_documents_and_is_swapped_in_at_once(
+    fake_corpus, fake_settings, location
+):
+    corpus = fake_corpus()
+    first = _milvus_build(corpus, location, fake_settings)
+    assert first["milvus"]["generation"] == 1 and first["index"] == str(location)
+    before = load_milvus(location)
+    assert before.latest() is before  # nothing newer yet
+
+    (corpus / "music.txt").write_text("Drums keep the rhythm of the parade.\n", encoding="utf-8")
+    (corpus / "space/rockets.txt").unlink()
+    (corpus / "harbour.txt").write_text("Ferries cross the harbour at dawn.\n", encoding="utf-8")
+    emb = FakeEmbedder(model_id=FAKE_MODEL)
+    second = _milvus_build(corpus, location, fake_settings, emb)
+    assert second["changed"] == ["music.txt"] and second["removed"] == ["space/rockets.txt"]
+    assert second["added"] == ["harbour.txt"]
+    assert emb.texts_embedded == 2  # the changed and the added sentence: nothing else re-embedded
+    # Generation b was empty: every document went in once; the next update reuses what b already has.
+    assert second["milvus"]["generation"] == 2 and second["milvus"]["kept"] == 0
+
+    # A reader holding the old generation still answers from it in full; its next request sees the update.
+    assert before.search("orbit launch", k=1)[0].chunk.doc == "space/rockets.txt"
+    after = before.latest()
+    assert after is not before and after.generation == 2
+    assert after.search("parade drums", k=1)[0].chunk.doc == "music.txt"
+    assert "space/rockets.txt" not in after.documents
+    assert after.search("ferries harbour", k=1, retriever="bm25")[0].chunk.doc == "harbour.txt"
+
+    (corpus / "harbour.txt").write_text("Ferries and tugboats cross the harbour.\n", encoding="utf-8")
+    third = _milvus_build(corpus, location, fake_settings)
+    # Generation a had gen 1's state: music and rockets and harbour differ from it, the other three not.
+    assert sorted(third["milvus"]["written"]) == ["harbour.txt", "music.txt"]
+    assert third["milvus"]["removed"] == ["space/rockets.txt"] and third["milvus"]["kept"] == 3
+    latest = after.latest()
+    assert latest.generation == 3 and latest.gen == "a"
+    assert "tugboats" in latest.search("tugboats", k=1, retriever="bm25")[0].chunk.text
+    assert [c.id for c in latest.chunks] == [c.id for c in load_milvus(location).chunks]
+    unchanged = _milvus_build(corpus, location, fake_settings)
+    assert unchanged["updated"] is False and "milvus" not in unchanged
+
+
+def test_an_update_killed_half_way_is_redone_in_full(fake_corpus, fake_settings, location):
+    corpus = fake_corpus()
+    _milvus_build(corpus, location, fake_settings)
+    (corpus / "music.txt").write_text("Drums keep the rhythm of the parade.\n", encoding="utf-8")
+    _milvus_build(corpus, location, fake_settings)  # both generations complete now
+    store = MilvusStore(location)
+    standby = store.other(store.live())
+    # An update that died in the standby: its metadata cleared first, one document half deleted.
+    store.clear_meta(standby)
+    store.remove_doc(standby, "fruit/apples.txt")
+    (corpus / "music.txt").write_text("Flutes and oboes play the overture.\n", encoding="utf-8")
+    report = _milvus_build(corpus, location, fake_settings)
+    assert report["milvus"]["kept"] == 0 and len(report["milvus"]["written"]) == 5
+    idx = load_milvus(location)
+    assert idx.gen == standby and len(idx.chunks) == idx.manifest["counts"]["chunks"]
+    assert idx.search("overture flutes", k=1, retriever="bm25")[0].chunk.doc == "music.txt"
+    assert idx.search("crisp apples", k=1, retriever="bm25")[0].chunk.doc == "fruit/apples.txt"
+
+
+def test_cli_index_from_a_folder_then_status_and_ask(fake_index, location, capsys):
+    corpus, folder = fake_index
+    common = ["--milvus-uri", location.uri, "--collection", location.collection, "--json"]
+    assert main(["index", "--from", str(folder), *common]) == 0
+    loaded = json.loads(capsys.readouterr().out)
+    assert loaded["chunks_written"] == load_index(folder).manifest["counts"]["chunks"]
+    assert main(["status", "--corpus", str(corpus), "--model", FAKE_MODEL, *common]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["stale"] is False and st["index"] == str(location) and st["counts"]["documents"] == 5
+    assert main(["ask", "Which apples are crisp?", *common]) == 0
+    ans = json.loads(capsys.readouterr().out)
+    assert ans["citations"][0]["doc"] == "fruit/apples.txt"
+    assert _close(ans, load_index(folder).ask("Which apples are crisp?").to_dict())
+    (corpus / "fruit/apples.txt").write_text("Pears now.\n", encoding="utf-8")
+    assert main(["status", "--corpus", str(corpus), "--model", FAKE_MODEL, *common]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == ["fruit/apples.txt"]
+
+
+def test_cli_errors_name_the_fix(milvus_uri, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("QA_MILVUS_URI", raising=False)
+    assert main(["ask", "anything", "--milvus-uri", milvus_uri, "--collection", "nothing_here"]) == 2
+    err = capsys.readouterr().err
+    assert f"no index in Milvus at {milvus_uri} (collection nothing_here)" in err
+    assert f"qa index --milvus-uri {milvus_uri} --collection nothing_here" in err
+    assert main(["ask", "anything", "--collection", "qa"]) == 2
+    assert "--collection needs --milvus-uri" in capsys.readouterr().err
+    assert main(["ask", "anything", "--milvus-uri", milvus_uri, "--collection", "9-bad"]) == 2
+    assert "is not a Milvus name" in capsys.readouterr().err
+    assert main(["index", "--from", str(tmp_path)]) == 2
+    assert "--from needs --milvus-uri" in capsys.readouterr().err
+    monkeypatch.setenv("QA_MILVUS_URI", milvus_uri)  # the environment names the server too
+    assert main(["status", "--collection", "nothing_here"]) == 2
+    assert "no index in Milvus" in capsys.readouterr().err
