@@ -17,6 +17,8 @@ from qa.milvus.load import load_milvus
 from qa.milvus.store import MilvusStore
 from qa.milvus.sync import write_index
 
+pytestmark = pytest.mark.slow  # a milvus-lite server per module
+
 FAKE_MODEL = "fake:bow-64"
 QUERIES = ("crisp apples harvest", "mangoes ripen", "concert orchestra", "orbit launch", "galaxies skies")
 
