@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
-from qa.records import Answer, Citation
 from qa.server import Service, UploadRejected, check_content, create_app, sanitize_filename
 from reliability.audit import recorder
 
@@ -193,7 +192,8 @@ def test_documents(client, real_index):
     assert [d["id"] for d in docs] == sorted(real_index.documents)
     by_id = {d["id"]: d for d in docs}
     assert by_id[JAPAN_PDF]["format"] == "pdf"
-    assert by_id[JAPAN_PDF]["links"]["open"] == f"/api/documents/{JAPAN_PDF}/file#page=1"
+    assert by_id[JAPAN_PDF]["links"]["open"] == f"/view/{JAPAN_PDF}?page=1"
+    assert by_id[JAPAN_PDF]["links"]["file"] == f"/api/documents/{JAPAN_PDF}/file#page=1"
     assert by_id[NITI]["links"]["open"] == f"/view/{NITI}?page=1"
     assert by_id[NITI]["pages"] == 115
 
@@ -326,10 +326,33 @@ def test_viewer_marks_the_span_and_escapes_the_page(client, real_index):
     assert "<mark" not in r.text
 
 
-def test_viewer_of_a_pdf_links_to_the_pdf_at_that_page(client):
-    r = client.get(f"/view/{JAPAN_PDF}", params={"page": 19, "start": 0, "end": 5})
+def test_viewer_of_a_pdf_shows_the_page_with_the_quote_highlighted(client, real_index):
+    page = real_index.pages[(JAPAN_PDF, 19)]
+    start = page.text.index("Responding to literacy education")
+    r = client.get(f"/view/{JAPAN_PDF}", params={"page": 19, "start": start, "end": start + 60})
+    assert r.status_code == 200
+    assert "img-src 'self'" in r.headers["content-security-policy"]
+    assert f'<img src="/api/documents/{JAPAN_PDF}/pages/19/image"' in r.text
+    assert r.text.count('class="box"') >= 1 and 'id="hit"' in r.text
+    assert "Highlighted on the page from its text layer." in r.text
+    assert "page 19 (printed 15) of 74" in r.text
     assert f'href="/api/documents/{JAPAN_PDF}/file#page=19"' in r.text
     assert f"/view/{JAPAN_PDF}?page=18" in r.text and f"/view/{JAPAN_PDF}?page=20" in r.text
+    plain = client.get(f"/view/{JAPAN_PDF}", params={"page": 19}).text
+    assert 'class="box"' not in plain and "<img" in plain
+
+
+def test_page_image_is_a_png_of_an_indexed_pdf_page(client):
+    r = client.get(f"/api/documents/{JAPAN_PDF}/pages/19/image")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.content.startswith(b"\x89PNG")
+    for url in (
+        f"/api/documents/{JAPAN_PDF}/pages/75/image",
+        f"/api/documents/{JAPAN_PDF}/pages/0/image",
+        f"/api/documents/{NITI}/pages/1/image",
+        "/api/documents/../../etc/passwd/pages/1/image",
+    ):
+        assert client.get(url).status_code == 404, url
 
 
 def test_uploaded_markup_is_shown_as_text(tmp_client):
@@ -505,6 +528,7 @@ def test_openapi_and_docs(client):
         "/api/documents",
         "/api/documents/{doc_id}/pages/{n}",
         "/api/documents/{doc_id}/file",
+        "/api/documents/{doc_id}/pages/{n}/image",
         "/view/{doc_id}",
     } <= set(paths)
     assert "post" in paths["/api/documents"] and "get" in paths["/api/documents"]
@@ -517,75 +541,11 @@ def test_chat_page_is_served_at_root(client):
     assert "gradio" in r.text.lower()
 
 
-# ---------------------------------------------------------------- the chat's HTML (pure rendering)
-
-
-def _cit(n=1, doc=NITI, quote="a <script>alert(1)</script> & b", start=100, page=5, label=None) -> Citation:
-    return Citation(
-        n=n,
-        doc=doc,
-        title="T <i>x</i>",
-        page=page,
-        label=label,
-        section=("Sec <b>1</b>",),
-        start=start,
-        end=start + len(quote),
-        quote=quote,
-        score=0.5,
-    )
-
-
-def test_render_answer_escapes_and_highlights():
-    from qa.ui import render_answer
-
-    c = _cit()
-    ans = Answer(
-        question="q",
-        answer=c.quote,
-        abstained=False,
-        confidence=0.8,
-        citations=(c,),
-        highlights=({"citation": 1, "start": 102, "end": 110, "text": "<script>"},),
-    )
-    out = render_answer(ans, {NITI: "text"})
-    assert "<script>" not in out and "<i>x" not in out and "<b>1" not in out
-    assert '<mark class="qa-hl">&lt;script&gt;</mark>' in out
-    assert '<sup class="qa-cite">[1]</sup>' in out
-    assert '<details class="qa-sources"><summary>Sources (1)</summary>' in out
-    assert f'href="/view/{NITI}?page=5&amp;start=100&amp;end={100 + len(c.quote)}#hit"' in out
-    assert "open at page 5" in out
-    assert "\n" not in out
-
-
-def test_render_pdf_citation_links_to_the_pdf_page_and_shows_the_label():
-    from qa.ui import render_answer
-
-    c = _cit(doc=JAPAN_PDF, quote="Literacy.", page=19, label="15")
-    out = render_answer(Answer("q", c.quote, False, 0.9, citations=(c,)), {JAPAN_PDF: "pdf"})
-    assert f'href="/api/documents/{JAPAN_PDF}/file#page=19"' in out
-    assert "p. 19 (printed 15)" in out
-
-
-def test_render_abstention_lists_related_reading_differently():
-    from qa.ui import render_answer
-
-    ans = Answer("q", "", True, 0.1, message=NO_ANSWER, related=(_cit(),))
-    out = render_answer(ans, {})
-    assert NO_ANSWER.replace("'", "&#x27;") in out
-    assert 'class="qa-related"' in out and "not an answer" in out
-    assert "qa-answer" not in out and "<script>" not in out
-
-
-def test_render_question_escapes():
-    from qa.ui import render_question
-
-    assert render_question("<img src=x onerror=alert(1)>") == (
-        '<div class="qa-q">&lt;img src=x onerror=alert(1)&gt;</div>'
-    )
+# ---------------------------------------------------------------- the chat's index panel
 
 
 def test_index_panel_warns_when_stale(client):
-    from qa.ui import render_index_panel
+    from qa.render import render_index_panel
 
     st = client.get("/api/status").json()
     assert "qa-stale" not in render_index_panel(st)

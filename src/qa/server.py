@@ -432,7 +432,7 @@ def create_app(service: Service, ui: bool = True):
     if ui:
         import gradio as gr
 
-        from qa.ui import CSS, THEME_KWARGS, build_ui
+        from qa.ui import CSS, HEAD, THEME_KWARGS, build_ui
 
         blocks = build_ui(service)
         app = gr.mount_gradio_app(
@@ -442,6 +442,7 @@ def create_app(service: Service, ui: bool = True):
             max_file_size=4 * service.max_upload,  # our own check names the reason below this
             theme=gr.themes.Soft(**THEME_KWARGS),
             css=CSS,
+            head=HEAD,
             footer_links=["api"],
         )
     return app
