@@ -42,6 +42,7 @@ FILE_KEYS = {
     "title",
     "format",
     "url",
+    "identity",  # what identifies the document (qa.doc_identity)
 }
 
 

@@ -268,3 +268,42 @@ def test_hits_carry_chunk_and_per_retriever_scores(idx):
     assert d["chunk_id"] == h.chunk.id and d["doc"] == "kitchen.md" and d["page"] == 1
     assert isinstance(d["dense"], float) and isinstance(d["lexical"], float)
     assert np.isclose(d["score"], rrf(1, 1))
+
+
+# ---------------------------------------------------------------- the documents a query names
+
+COVER = (
+    "FORM {form}\nFor the {period} ended {end}\nHERON FREIGHT INC.\n"
+    "(Exact name of registrant as specified in its charter)\n\f"
+)
+FILINGS = {
+    "HERON_2022_10K.txt": COVER.format(form="10-K", period="fiscal year", end="December 31, 2022")
+    + "Heron Freight revenue grew on new routes.\n",
+    "HERON_2023Q2_10Q.txt": COVER.format(form="10-Q", period="quarterly period", end="June 30, 2023")
+    + "Heron Freight revenue fell on fewer routes.\n",
+    "kitchen.md": "# Kitchen\n\nRevenue of the kitchen is soup.\n",
+}
+
+
+@pytest.fixture
+def filings(tmp_path, fake_corpus, build_fake):
+    build_fake(fake_corpus(FILINGS), tmp_path / "filings")
+    return qa.load_index(tmp_path / "filings")
+
+
+@pytest.mark.parametrize("retriever", ["dense", "bm25", "hybrid"])
+def test_a_query_naming_a_company_searches_its_documents_and_the_year_decides(filings, retriever):
+    everything = set(FILINGS)
+    heron = {"HERON_2022_10K.txt", "HERON_2023Q2_10Q.txt"}
+    assert set(docs_of(search(filings, "revenue routes", k=20, retriever=retriever))) <= everything
+    assert set(docs_of(search(filings, "Heron revenue routes", k=20, retriever=retriever))) == heron
+    got = docs_of(search(filings, "Why did Heron revenue change in FY2022?", k=20, retriever=retriever))
+    assert set(got) == {"HERON_2022_10K.txt"}
+    got = docs_of(search(filings, "Heron Freight revenue in Q2 2023", k=20, retriever=retriever))
+    assert set(got) == {"HERON_2023Q2_10Q.txt"}
+
+
+def test_a_query_naming_no_document_searches_all_and_an_explicit_filter_wins(filings):
+    assert set(docs_of(search(filings, "revenue", k=20, retriever="bm25"))) == set(FILINGS)
+    got = docs_of(search(filings, "Heron revenue in FY2022", k=20, docs=["kitchen.md"]))
+    assert set(got) == {"kitchen.md"}

@@ -18,6 +18,7 @@ import numpy as np
 from qa import __version__
 from qa.chunk import chunk_document
 from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
+from qa.doc_identity import Identity, identify
 from qa.errors import IndexProblem, IngestError, UsageError
 from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
 from qa.ingest.ocr import OcrCache
@@ -218,6 +219,7 @@ def build_index(
     read_options = ReadOptions.from_settings(settings, ocr_cache, progress)
     reports: list[FileReport] = list(refused)
     docs: list[tuple[Document, list[Page], list[Chunk], list[int | None]]] = []
+    identities: dict[str, dict] = {}  # what identifies each document (qa.doc_identity), by path
     added, changed, unchanged = [], [], []
     for n, (rel, path) in enumerate(found):
         if progress:
@@ -236,6 +238,7 @@ def build_index(
                 reports.append(FileReport(**{k: old[k] for k in FileReport.__dataclass_fields__ if k in old}))
                 continue
             kept = prev.chunks.get(rel, [])
+            identities[rel] = old.get("identity") or {}
             doc = Document(
                 doc=rel, title=old["title"], format=old["format"], pages=old["pages"], url=old.get("url")
             )
@@ -260,6 +263,7 @@ def build_index(
             reports.append(rep)
             continue
         rep.pages = len(pages)
+        identities[rel] = identify(path, doc.title, pages).to_dict()
         docs.append((doc, pages, chunks, [None] * len(chunks)))
         reports.append(rep)
     removed = sorted(set(prev.files) - {r for r, _ in found} - {r.path for r in refused}) if prev else []
@@ -322,7 +326,7 @@ def build_index(
         for rep in reports:
             rep.chunks = per_doc[rep.path]
         by_doc = {d.doc: d for d, _, _, _ in docs}
-        manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks)
+        manifest = _manifest(settings, emb, docs, reports, by_doc, all_chunks, identities)
         ocr_cache.save(tmp, keep_docs=set(unchanged))
         _write(tmp, index, manifest, docs, all_chunks, vectors, settings, bibliography)
         timings["write"] = time.perf_counter() - t
@@ -469,13 +473,13 @@ def _summary(report: dict, embedded: int) -> str:
     return ", ".join(parts)
 
 
-def _manifest(settings, emb, docs, reports, by_doc, all_chunks) -> dict:
+def _manifest(settings, emb, docs, reports, by_doc, all_chunks, identities) -> dict:
     files = []
     for rep in sorted(reports, key=lambda r: r.path):
         entry = rep.to_dict()
         if rep.path in by_doc:
             d = by_doc[rep.path]
-            entry.update(title=d.title, format=d.format, url=d.url)
+            entry.update(title=d.title, format=d.format, url=d.url, identity=identities.get(rep.path, {}))
         files.append(entry)
     from qa.store import choose_kind
 
@@ -646,6 +650,7 @@ class Index:
         self.lexical = lexical
         self._embedder = embedder
         self.documents = {f["path"]: f for f in manifest["files"] if f["status"] == "ok"}
+        self.identities = {p: Identity.from_dict(f.get("identity")) for p, f in self.documents.items()}
         self.row_of = {c.id: i for i, c in enumerate(chunks)}
         self.doc_rows: dict[str, np.ndarray] = {}
         for i, c in enumerate(chunks):
@@ -843,7 +848,7 @@ def status(
         "counts": manifest["counts"],
         "dense": manifest["dense"],
         "documents": [
-            {k: f.get(k) for k in ("path", "title", "format", "pages", "chunks", "url")}
+            {k: f.get(k) for k in ("path", "title", "format", "pages", "chunks", "url", "identity")}
             for f in manifest["files"]
             if f["status"] == "ok"
         ],
