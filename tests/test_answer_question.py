@@ -109,3 +109,17 @@ def test_who_questions_look_for_names_the_question_does_not_give():
 
 def test_feature_names_are_unique():
     assert len(set(FEATURES)) == len(FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("What was the revenue in FY2022?", ("2022",)),
+        ("Did it grow between FY20 and FY21?", ("2020", "2021")),
+        ("Is it capital intensive based on FY 2022 data?", ("2022",)),
+        ("What changed in FY'23?", ("2023",)),
+        ("What does FYI stand for?", ()),
+    ],
+)
+def test_a_fiscal_year_is_a_year_the_question_pins(text, numbers):
+    assert parse_question(text).numbers == numbers

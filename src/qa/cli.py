@@ -142,7 +142,10 @@ def _format_answer(ans) -> str:
             lines += [f"  [{c.n}] {c.quote}" for c in col["citations"]]
     else:
         lines.append(ans.display or ans.answer)
-    lines.append(f"\nconfidence {ans.confidence:.2f}")
+    if ans.kind == "evidence":
+        lines.append(f"\n(evidence, not an answer: confidence {ans.confidence:.2f} that it answers)")
+    else:
+        lines.append(f"\nconfidence {ans.confidence:.2f}")
     for c in ans.citations:
         label = f" (printed {c.label})" if c.label and c.label != str(c.page) else ""
         section = f", {' > '.join(c.section)}" if c.section else ""

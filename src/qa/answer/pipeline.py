@@ -3,7 +3,7 @@ quotes, or an abstention when the calibrated probability that they answer is bel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,6 +11,8 @@ from qa.answer import across
 from qa.answer import model as answer_model
 from qa.answer.candidates import Cand, candidates, neighbours, retrieved_terms, unit_vectors, units
 from qa.answer.compose import abstain, compose, related, select
+from qa.answer.evidence import MESSAGE as EVIDENCE
+from qa.answer.evidence import evidence
 from qa.answer.features import calibration_row, matrix, typed_spans
 from qa.answer.followup import contextualise
 from qa.answer.question import Question, parse_question, split_parts, validate
@@ -120,6 +122,10 @@ def finish(index, question: str, parts: list[Part], model, k: int, message: str 
     answered = [p for p in parts if p.best is not None and p.confidence >= model.threshold]
     if not answered:
         first = parts[0]
+        found = [] if _unsupported(index, first) else evidence(index, first.q, first.cands)
+        if found:
+            shown = compose(index, [(first.q, found)], question, first.confidence, hits, EVIDENCE)
+            return replace(shown, kind="evidence")
         return abstain(question, first.confidence, first.hits, related(index, first.cands))
     conf = min(p.confidence for p in answered)
     if len(answered) < len(parts):

@@ -75,6 +75,8 @@ _COUNT = re.compile(
 )
 _COUNTED = re.compile(r"\bhow many\s+((?:[\w'’-]+\s+){0,2}?[\w'’-]+?s)\b", re.I)
 _SPLIT = re.compile(r",?\s+and\s+(?=(?:what|which|who|when|where|why|how)\b)", re.I)
+# A fiscal year written the filings' way: "FY2022", "FY 2023", "FY'21", "FY20" (years of this century).
+_FISCAL = re.compile(r"\bFY\s?['’]?(\d{4}|\d{2})\b", re.I)
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 
 
@@ -153,6 +155,8 @@ def parse_question(text: str) -> Question:
         word = m.group(1).lower()
         count = _NUMBERS.get(word) or (int(word) if word.isdigit() else 0)
     nums = tuple(t for t in terms(text) if t[0].isdigit())
+    fiscal = (y if len(y) == 4 else f"20{y}" for y in _FISCAL.findall(text))
+    nums = tuple(dict.fromkeys((*nums, *fiscal)))
     if count:
         nums = tuple(n for n in nums if n != str(count))
     return Question(
