@@ -147,10 +147,9 @@ def place_quote(path: Path, n: int, page_text: str, start: int | None, end: int 
                 return Placement(size)
             if not ocr:
                 return _text_layer(page, size, page_text, start, end)
-            image = _ocr_image(page)
         finally:
             pdf.close()
-    return _ocr_placement(image, size, page_text, start, end)
+    return _ocr_placement(path, n, size, page_text, start, end)
 
 
 def _text_layer(page, size, page_text: str, start: int, end: int) -> Placement:
@@ -181,13 +180,26 @@ def _rotated(box, degrees: int):
 # ---------------------------------------------------------------- OCR'd pages
 
 
-def _ocr_image(page):
+@functools.lru_cache(maxsize=32)
+def _page_words(path: str, mtime_ns: int, n: int) -> tuple[tuple, tuple[int, int]]:
+    """Tesseract's words on page ``n`` rendered as the index read it (300 dpi, grey), and the image size;
+    cached, as Tesseract takes seconds a page."""
     from qa.ingest.ocr import DPI
+    from qa.ingest.pdf import PDFIUM_LOCK
 
-    return page.render(scale=DPI / 72, grayscale=True).to_pil()
+    with PDFIUM_LOCK:
+        opened = _open_page(Path(path), n)
+        if opened is None:
+            return (), (1, 1)
+        pdf, page = opened
+        try:
+            image = page.render(scale=DPI / 72, grayscale=True).to_pil()
+        finally:
+            pdf.close()
+    return tuple(ocr_words(image)), image.size
 
 
-def _ocr_placement(image, size, page_text: str, start: int, end: int) -> Placement:
+def _ocr_placement(path: Path, n: int, size, page_text: str, start: int, end: int) -> Placement:
     from qa.ingest.ocr import INSTALL
 
     if shutil.which("tesseract") is None:
@@ -196,11 +208,10 @@ def _ocr_placement(image, size, page_text: str, start: int, end: int) -> Placeme
             note=f"This page was read by OCR and Tesseract is not installed here ({INSTALL}), so the quote "
             "is not marked on the page; it is quoted above.",
         )
-    words = ocr_words(image)
+    words, (iw, ih) = _page_words(str(path), path.stat().st_mtime_ns, n)
     covered = locate([(w[0], i) for i, w in enumerate(words)], page_text, start, end)
     if not covered:
         return Placement(size, note="The quote was not found among the OCR'd words; it is quoted above.")
-    iw, ih = image.size
     rects = [(words[i][1] / iw, words[i][2] / ih, words[i][3] / iw, words[i][4] / ih) for i in covered]
     return Placement(size, tuple(merge_lines(rects)), OCR_BOXES)
 
