@@ -7,7 +7,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint bench bench-quick eval train reliability index clean
+.PHONY: install run test test-milvus lint bench bench-quick eval train reliability index clean
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ bench-quick: install
 
 reliability: install
 	$(PY) -m pytest -q -m reliability -o addopts=''
+
+# The shipped corpus through a milvus-lite server: the same hits and answers as the index folder.
+test-milvus: install
+	$(PY) -m pytest -q -m milvus -o addopts='' tests/test_milvus.py
 
 clean:
 	rm -rf $(VENV) index .pytest_cache .ruff_cache

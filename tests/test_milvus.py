@@ -3,9 +3,16 @@ answers as the index folder it came from, per-document updates swapped in atomic
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+import threading
+import time
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 
 from qa.cli import main
@@ -20,6 +27,7 @@ from qa.milvus.sync import write_index
 pytestmark = pytest.mark.slow  # a milvus-lite server per module
 
 FAKE_MODEL = "fake:bow-64"
+REPO = Path(__file__).resolve().parents[1]
 QUERIES = ("crisp apples harvest", "mangoes ripen", "concert orchestra", "orbit launch", "galaxies skies")
 
 
@@ -162,3 +170,140 @@ def test_cli_errors_name_the_fix(milvus_uri, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("QA_MILVUS_URI", milvus_uri)  # the environment names the server too
     assert main(["status", "--collection", "nothing_here"]) == 2
     assert "no index in Milvus" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- many `qa serve` replicas
+
+
+class _Replica:
+    """A `qa serve` process answering from the index in Milvus (nothing of the index on local disk)."""
+
+    def __init__(self, location: Location, corpus, log) -> None:
+        from qa.milvus.server import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "qa", "serve", "--port", str(self.port), "--corpus", str(corpus)]
+        cmd += ["--milvus-uri", location.uri, "--collection", location.collection]
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
+
+    def wait(self) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                httpx.get(f"{self.url}/api/status", timeout=5).raise_for_status()
+                return
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, self.log.read_text()
+                time.sleep(0.3)
+
+    def ask(self, question: str) -> dict:
+        r = httpx.post(f"{self.url}/api/ask", json={"question": question}, timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def _first_answering(replicas: list[_Replica], question: str) -> dict:
+    """What a load balancer does: the first replica that answers."""
+    for r in replicas:
+        try:
+            return r.ask(question)
+        except httpx.HTTPError:
+            continue
+    raise AssertionError(f"no replica answered {question!r}")
+
+
+def test_two_replicas_share_the_index_uploads_and_the_loss_of_one(
+    fake_corpus, fake_settings, location, tmp_path
+):
+    corpus = fake_corpus()
+    _milvus_build(corpus, location, fake_settings)
+    replicas = [_Replica(location, corpus, tmp_path / f"serve{i}.log") for i in (1, 2)]
+    try:
+        for r in replicas:
+            r.wait()
+        one, two = replicas
+        for q in QUERIES:
+            a, b = one.ask(q), two.ask(q)
+            assert a == b and a["citations"], q
+
+        up = httpx.post(
+            f"{one.url}/api/documents",
+            files={"file": ("harbour.txt", b"Ferries cross the harbour at dawn.\n", "text/plain")},
+            timeout=120,
+        )
+        assert up.status_code == 201, up.text
+        # The other replica answers from the updated index on its next request.
+        found = two.ask("Which ferries cross the harbour?")
+        assert found["citations"][0]["doc"] == "uploads/harbour.txt"
+        docs = httpx.get(f"{two.url}/api/documents", timeout=30).json()
+        assert "uploads/harbour.txt" in json.dumps(docs)
+        before = {q: one.ask(q) for q in QUERIES}
+        assert before == {q: two.ask(q) for q in QUERIES}
+
+        # Kill a replica in the middle of a request (an upload: reading, embedding, writing to Milvus).
+        big = "".join(f"Lighthouse {i} guides the ships past the reef number {i}.\n" for i in range(400))
+        killed = threading.Thread(
+            target=lambda: _swallow(
+                lambda: httpx.post(
+                    f"{one.url}/api/documents",
+                    files={"file": ("lighthouses.txt", big.encode(), "text/plain")},
+                    timeout=120,
+                )
+            )
+        )
+        killed.start()
+        time.sleep(0.5)
+        one.proc.kill()
+        one.proc.wait(timeout=30)
+        killed.join(timeout=120)
+        # Through the replica left: the index before that upload or after it, whole, never half of it.
+        st = httpx.get(f"{two.url}/api/status", timeout=30).json()
+        shown = {d["path"] for d in st["documents"]}
+        # (the killed replica may have saved the file in the corpus already: the next update indexes it)
+        assert shown | {"uploads/lighthouses.txt"} == set(_files(corpus)) | {"uploads/lighthouses.txt"}
+        idx = load_milvus(location)
+        assert st["counts"]["chunks"] == len(idx.chunks) == idx.manifest["counts"]["chunks"]
+        for q in QUERIES:
+            got = _first_answering(replicas, q)
+            if "uploads/lighthouses.txt" in shown:
+                assert got["citations"][:1] == before[q]["citations"][:1]
+            else:
+                assert got == before[q]
+        assert _first_answering(replicas, "ferries harbour")["citations"][0]["doc"] == "uploads/harbour.txt"
+    finally:
+        for r in replicas:
+            r.stop()
+
+
+def _swallow(call) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the replica was killed under it
+        call()
+
+
+def _files(corpus) -> list[str]:
+    return [p.relative_to(corpus).as_posix() for p in sorted(corpus.rglob("*")) if p.is_file()]
+
+
+@pytest.mark.milvus
+def test_the_shipped_corpus_answers_the_same_from_milvus(real_index_path, real_index, milvus_uri):
+    """Every question of both dev sets: the same hits and the same answer (to float rounding) from Milvus
+    as from the index folder (make test-milvus; measured figures in README, "At scale: Milvus")."""
+    from qa.milvus.bench import _questions, compare
+
+    location = Location(milvus_uri, f"t_shipped_{uuid.uuid4().hex[:6]}")
+    write_index(location, real_index_path)
+    milvus = load_milvus(location, embedder=real_index.embedder)
+    for name in ("brief_dev.jsonl", "sources_dev.jsonl"):
+        result = compare(real_index, milvus, _questions(REPO / "eval" / name))
+        assert result["questions"] > 30
+        assert result["ranking_differs"] == {"dense": [], "bm25": [], "hybrid": []}, name
+        assert result["answer_differs"] == [], name
