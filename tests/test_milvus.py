@@ -172,6 +172,24 @@ def test_cli_errors_name_the_fix(milvus_uri, tmp_path, capsys, monkeypatch):
     assert "no index in Milvus" in capsys.readouterr().err
 
 
+@pytest.mark.milvus  # pymilvus retries a lost server for ~30 s before it gives up
+def test_milvus_going_away_is_one_clear_error(fake_index, tmp_path, capsys):
+    from qa.errors import QAError
+    from qa.milvus.server import milvus_lite_server
+
+    corpus, folder = fake_index
+    with milvus_lite_server(tmp_path / "gone") as uri:
+        location = Location(uri, "gone")
+        write_index(location, folder)
+        idx = load_milvus(location)
+        assert idx.search("crisp apples", k=1)[0].chunk.doc == "fruit/apples.txt"
+    with pytest.raises(QAError, match=f"Milvus at {uri} failed"):
+        idx.search("crisp apples", k=1)
+    assert main(["ask", "crisp apples", "--milvus-uri", uri, "--collection", "gone"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qa: error: ") and f"Milvus at {uri}" in err and "Traceback" not in err
+
+
 # ---------------------------------------------------------------- many `qa serve` replicas
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from qa.errors import IndexProblem
+from qa.errors import IndexProblem, QAError
 from qa.milvus import Location
 
 GENERATIONS = ("a", "b")
@@ -68,25 +69,52 @@ def _parts(text: str) -> list[str]:
     return [text[i : i + PART] for i in range(0, len(text), PART)] or [""]
 
 
+class MilvusUnavailable(QAError):
+    """Milvus refused or failed a call (down, unreachable, out of resources): said once, at the edge."""
+
+
+class _Client:
+    """A MilvusClient whose errors become ``MilvusUnavailable`` naming the server, not a gRPC traceback."""
+
+    def __init__(self, client, uri: str) -> None:
+        self._client, self._uri = client, uri
+
+    def __getattr__(self, name: str):
+        from pymilvus.exceptions import MilvusException
+
+        call = getattr(self._client, name)
+
+        def guarded(*args, **kwargs):
+            try:
+                return call(*args, **kwargs)
+            except MilvusException as e:
+                raise MilvusUnavailable(f"Milvus at {self._uri} failed {name}: {e.message}") from None
+
+        return guarded
+
+
 class MilvusStore:
     """One connection to Milvus and the collections of an index's two generations."""
 
-    def __init__(self, location: Location, client=None) -> None:
+    def __init__(self, location: Location) -> None:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
         self.location = location
         self.name = location.collection
-        if client is None:
-            from pymilvus import MilvusClient
-            from pymilvus.exceptions import MilvusException
-
-            try:
-                client = MilvusClient(uri=location.uri, timeout=10)
-            except MilvusException as e:
-                raise IndexProblem(
-                    f"cannot reach Milvus at {location.uri} ({e.message}); start it or check --milvus-uri"
-                ) from None
-        self.client = client
+        token = os.environ.get("QA_MILVUS_TOKEN", "")  # user:password, or a hosted Milvus's API key
+        try:
+            client = MilvusClient(uri=location.uri, token=token, timeout=10)
+        except MilvusException as e:
+            raise MilvusUnavailable(
+                f"cannot reach Milvus at {location.uri} ({e.message}); start it or check --milvus-uri"
+            ) from None
+        self.client = _Client(client, location.uri)
         # milvus-lite gives the iterator no snapshot timestamp; the client's own is as good for a scan.
         logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+        # A failed call is raised once as MilvusUnavailable; pymilvus would log each with its traceback too.
+        for name in ("pymilvus.decorators", "pymilvus.client.connection_manager"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
     def names(self, gen: str) -> dict[str, str]:
         return {part: f"{self.name}__{gen}_{part}" for part in ("chunks", "units", "docs")}
