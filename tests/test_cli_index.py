@@ -31,6 +31,7 @@ REPORT_KEYS = {
     "previous",
     "warnings",
     "ocr_pages",
+    "examples",
 }
 STATUS_KEYS = {
     "index",

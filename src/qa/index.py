@@ -197,6 +197,7 @@ def build_index(
     """Build or incrementally update the index; returns a report. The previous index survives any failure.
     ``index`` is a folder, or a Milvus ``Location`` (see qa.milvus)."""
     from qa.embed import get_embedder
+    from qa.examples import refresh as refresh_examples
 
     if isinstance(index, Location):
         from qa.milvus.build import build_milvus
@@ -310,6 +311,7 @@ def build_index(
             timings={k: round(v, 3) for k, v in timings.items()},
             previous=(prev.reason if prev else ""),
         )
+        report["examples"] = refresh_examples(index, corpus)  # the corpus may list new ones
         return report
 
     t = time.perf_counter()
@@ -344,6 +346,7 @@ def build_index(
         timings={k: round(v, 3) for k, v in timings.items()},
         previous=(prev.reason if prev else "rebuild"),
     )
+    report["examples"] = refresh_examples(index, corpus, emb)
     if log:
         log(report["summary"])
     return report
@@ -693,6 +696,12 @@ class Index:
         from qa.answer import ask
 
         return ask(self, question, history=history, docs=docs, k=k, retriever=retriever)
+
+    def examples(self) -> list[str]:
+        """Example questions drawn from this index's documents (or listed in the corpus) at build time."""
+        from qa.examples import load
+
+        return load(self.path) if isinstance(self.path, Path) else []
 
     def references_for(self, chunk: Chunk, start: int, end: int) -> list[dict]:
         """The entries of the document's own References list that the text [start, end) relies on."""
