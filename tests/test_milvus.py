@@ -172,6 +172,19 @@ def test_cli_errors_name_the_fix(milvus_uri, tmp_path, capsys, monkeypatch):
     assert "no index in Milvus" in capsys.readouterr().err
 
 
+def test_a_replica_answers_with_no_index_or_corpus_on_its_disk(fake_index, location, fake_settings, tmp_path):
+    from dataclasses import replace
+
+    from qa.server import Service
+
+    write_index(location, fake_index[1])
+    service = Service(replace(fake_settings(), index=location, corpus=tmp_path / "no-corpus-here"))
+    st = service.status()
+    assert st["counts"]["documents"] == 5 and "stale" not in st and st["index"] == str(location)
+    assert service.ask("Which apples are crisp?").citations[0].doc == "fruit/apples.txt"
+    assert service.page("music.txt", 2)["text"].startswith("Pianos need tuning")
+
+
 @pytest.mark.milvus  # pymilvus retries a lost server for ~30 s before it gives up
 def test_milvus_going_away_is_one_clear_error(fake_index, tmp_path, capsys):
     from qa.errors import QAError

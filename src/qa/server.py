@@ -76,7 +76,8 @@ class Service:
         return idx.ask(question, history=history, docs=docs or None, k=k)
 
     def status(self) -> dict:
-        st = self.index.status(self.corpus, self.settings)
+        # A replica answering from an index in Milvus may have no corpus folder: describe the index alone.
+        st = self.index.status(self.corpus if self.corpus.is_dir() else None, self.settings)
         st["uploads"] = {"folder": f"{UPLOAD_FOLDER}/", "max_bytes": self.max_upload}
         return st
 
