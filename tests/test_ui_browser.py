@@ -434,6 +434,26 @@ def test_upload_a_corrupt_pdf_shows_why_and_answers_still_work(chat, server):
     assert ask(chat, MICROSOFT).locator(".qa-text").inner_text() == before
 
 
+def test_examples_are_drawn_from_the_users_own_documents(context, own_server):
+    import qa
+
+    index = qa.load_index(own_server["index"])
+    if not callable(getattr(index, "examples", None)):
+        pytest.fail("Index.examples() (issue 16, example questions drawn at build time) is missing")
+    expected = index.examples()
+    assert expected, "the made corpus has headings, a table and a defined term to draw examples from"
+    page = _open_chat(context, own_server["base"])
+    examples = page.locator("#examples button")
+    shown = [examples.nth(i).inner_text().strip() for i in range(examples.count())]
+    assert shown == expected[: len(shown)] and shown
+    assert not any("Indo-Japanese" in q or "India" in q for q in shown)  # nothing from the brief
+    examples.first.click()
+    page.wait_for_function("q => document.querySelector('#question textarea').value === q", arg=shown[0])
+    page.click("#ask")
+    reply = _wait_reply(page, 0)
+    assert reply.get_attribute("class") == "qa-answer"
+
+
 def test_keyboard_only_ask_open_a_source_and_start_a_new_chat(chat, context):
     def tab_to(predicate: str, limit: int = 80) -> None:
         for _ in range(limit):
