@@ -19,7 +19,7 @@ from qa.cli import main
 from qa.embed import FakeEmbedder
 from qa.index import build_index, load_index
 from qa.milvus import Location
-from qa.milvus.bench import _close
+from qa.milvus.bench import close_enough
 from qa.milvus.load import load_milvus
 from qa.milvus.store import MilvusStore
 from qa.milvus.sync import write_index
@@ -71,8 +71,8 @@ def test_a_folder_loaded_into_milvus_answers_as_the_folder_does(fake_index, loca
             b = milvus.search(q, k=5, retriever=retriever)
             assert [h.chunk.id for h in b] == [h.chunk.id for h in a], (q, retriever)
             for x, y in zip(a, b, strict=True):  # BM25 computed by Milvus equals bm25s's, dense FAISS's
-                assert _close([x.score, x.dense, x.lexical], [y.score, y.dense, y.lexical])
-        assert _close(milvus.ask(q).to_dict(), faiss.ask(q).to_dict())
+                assert close_enough([x.score, x.dense, x.lexical], [y.score, y.dense, y.lexical])
+        assert close_enough(milvus.ask(q).to_dict(), faiss.ask(q).to_dict())
     hits = milvus.search("apples", k=3, docs=["music.txt"], retriever="dense")  # exact inside a filter
     assert {h.chunk.doc for h in hits} == {"music.txt"}
 
@@ -149,7 +149,7 @@ def test_cli_index_from_a_folder_then_status_and_ask(fake_index, location, capsy
     assert main(["ask", "Which apples are crisp?", *common]) == 0
     ans = json.loads(capsys.readouterr().out)
     assert ans["citations"][0]["doc"] == "fruit/apples.txt"
-    assert _close(ans, load_index(folder).ask("Which apples are crisp?").to_dict())
+    assert close_enough(ans, load_index(folder).ask("Which apples are crisp?").to_dict())
     (corpus / "fruit/apples.txt").write_text("Pears now.\n", encoding="utf-8")
     assert main(["status", "--corpus", str(corpus), "--model", FAKE_MODEL, *common]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] == ["fruit/apples.txt"]
@@ -328,13 +328,13 @@ def _files(corpus) -> list[str]:
 def test_the_shipped_corpus_answers_the_same_from_milvus(real_index_path, real_index, milvus_uri):
     """Every question of both dev sets: the same hits and the same answer (to float rounding) from Milvus
     as from the index folder (make test-milvus; measured figures in README, "At scale: Milvus")."""
-    from qa.milvus.bench import _questions, compare
+    from qa.milvus.bench import compare, read_questions
 
     location = Location(milvus_uri, f"t_shipped_{uuid.uuid4().hex[:6]}")
     write_index(location, real_index_path)
     milvus = load_milvus(location, embedder=real_index.embedder)
     for name in ("brief_dev.jsonl", "sources_dev.jsonl"):
-        result = compare(real_index, milvus, _questions(REPO / "eval" / name))
+        result = compare(real_index, milvus, read_questions(REPO / "eval" / name))
         assert result["questions"] > 30
         assert result["ranking_differs"] == {"dense": [], "bm25": [], "hybrid": []}, name
         assert result["answer_differs"] == [], name

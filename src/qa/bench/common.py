@@ -21,7 +21,7 @@ SEARCH_K = 8  # what Index.ask retrieves by default
 RESULT_MARK = "QA-BENCH-RESULT "
 
 
-SECTIONS = ("build", "pdf", "answering", "api", "scaling")
+SECTIONS = ("build", "pdf", "answering", "api", "scaling", "milvus")
 
 
 # Keys carry their unit as a suffix; these are the suffixes, and the unit-less keys the JSON may hold.

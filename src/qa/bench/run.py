@@ -112,6 +112,13 @@ def run_bench(
             qtexts = [*load_questions(questions_file)[0], *BUILTIN_QUESTIONS][: 10 if quick else 50]
             embedder = idx.embedder if idx is not None else None
             _section(data, "scaling", _scaling_from_texts, qtexts, sizes, quick, embedder)
+        if "milvus" in sections:  # the built index in a milvus-lite server beside FAISS (qa.milvus.bench)
+            from qa.milvus.bench import section as milvus_section
+
+            if paths:
+                _section(data, "milvus", milvus_section, Path(paths["index"]), questions, quick)
+            else:
+                data["milvus"] = {"measured": False, "reason": "no index was built in this run"}
         idx = None
     data["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     data["duration_s"] = round(time.perf_counter() - started, 1)

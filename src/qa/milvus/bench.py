@@ -1,9 +1,9 @@
 """Milvus beside FAISS: answers equal on question sets, the cost of the network hop per question, and
 insert rate, query latency and recall@10 against exact search on synthetic corpora.
 
-``python -m qa.milvus.bench --uri http://127.0.0.1:19530 --index index --out bench/results/milvus.json``
-(or ``qa bench`` with ``--milvus-uri``) measures against a running server; without ``--uri`` it starts a
-``milvus-lite server`` on a free loopback port for the run.
+``qa bench`` runs it as its ``milvus`` section on the index it builds. Alone:
+``python -m qa.milvus.bench --index index --out milvus.json`` (``--uri`` for a running Milvus; without it a
+``milvus-lite server`` is started on a free loopback port for the run).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,21 +22,23 @@ from qa.milvus import Location
 from qa.milvus.server import milvus_lite_server
 
 RECALL_K = 10
+FULL_SIZES = (100_000, 1_000_000)
+QUICK_SIZES = (1_000,)
 
 
 def log(msg: str) -> None:
     print(f"[milvus bench] {msg}", file=sys.stderr, flush=True)
 
 
-def _close(a, b) -> bool:
+def close_enough(a, b) -> bool:
     """Equal JSON values, floats to float32 rounding (Milvus and FAISS sum the same products in another
     order; BM25 is divided back by k1 + 1)."""
     if isinstance(a, float) or isinstance(b, float):
         return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b, rel_tol=1e-5)
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(close_enough(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(close_enough(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -61,7 +64,7 @@ def compare(faiss_index, milvus_index, questions: list[str], k: int = 10) -> dic
             t = time.perf_counter()
             answers[name] = idx.ask(q).to_dict()
             times[name].append(time.perf_counter() - t)
-        if not _close(answers["faiss"], answers["milvus"]):
+        if not close_enough(answers["faiss"], answers["milvus"]):
             out["answer_differs"].append(q)
     for name, values in times.items():
         out[f"ask_p50_ms_{name}"] = round(percentile(values, 50), 2)
@@ -70,7 +73,7 @@ def compare(faiss_index, milvus_index, questions: list[str], k: int = 10) -> dic
     return out
 
 
-def scaling(location: Location, sizes: list[int], budget_s: float, queries: int = 50, dim: int = 384) -> list:
+def scaling(location: Location, sizes, budget_s: float, queries: int = 50, dim: int = 384) -> list:
     """Insert rate, query p50/p95 and recall@10 of Milvus FLAT and HNSW against exact search (numpy) on
     random unit vectors; a size whose inserts pass ``budget_s`` stops the run (what fits is reported)."""
     from pymilvus import DataType, MilvusClient
@@ -138,22 +141,26 @@ def scaling(location: Location, sizes: list[int], budget_s: float, queries: int 
     return results
 
 
-def run(uri: str | None, index: Path, question_files: list[Path], sizes: list[int], budget_s: float) -> dict:
-    """Everything above against ``uri`` (or a milvus-lite server started for the run)."""
+def run(uri: str | None, index: Path, question_sets: dict, sizes, budget_s: float, queries: int = 50) -> dict:
+    """Everything above against ``uri`` (or a milvus-lite server started for the run); ``question_sets``
+    maps a name to its question texts."""
     from qa.index import load_index
     from qa.milvus.load import load_milvus
     from qa.milvus.sync import write_index
 
     if uri is None:
-        with milvus_lite_server(Path(f"/tmp/qa-milvus-bench-{time.time_ns()}")) as started:
-            return run(started, index, question_files, sizes, budget_s)
+        with (
+            tempfile.TemporaryDirectory(prefix="qa-milvus-bench-") as data,
+            milvus_lite_server(Path(data)) as up,
+        ):
+            return run(up, index, question_sets, sizes, budget_s, queries)
     location = Location(uri, "qa_bench")
     faiss_index = load_index(index)
     t = time.perf_counter()
     written = write_index(location, index)
     load_s = time.perf_counter() - t
     milvus_index = load_milvus(location, embedder=faiss_index.embedder)
-    first = _questions(question_files[0])[0]
+    first = next(iter(question_sets.values()))[0]
     faiss_index.ask(first)  # warm up both: the model, the answer step's caches
     milvus_index.ask(first)
     t = time.perf_counter()
@@ -163,12 +170,18 @@ def run(uri: str | None, index: Path, question_files: list[Path], sizes: list[in
         "server": uri,
         "load_from_index": {"chunks": written["chunks_written"], "seconds": round(load_s, 2)},
         "freshness_check_ms": round(check_ms, 2),
-        "answers": {f.name: compare(faiss_index, milvus_index, _questions(f)) for f in question_files},
-        "scaling": scaling(location, sizes, budget_s),
+        "answers": {name: compare(faiss_index, milvus_index, qs) for name, qs in question_sets.items()},
+        "scaling": scaling(location, sizes, budget_s, queries),
     }
 
 
-def _questions(path: Path) -> list[str]:
+def section(index: Path, questions: list[str], quick: bool) -> dict:
+    """The ``milvus`` section of ``qa bench``: the bench's index and questions, a milvus-lite server."""
+    sizes, budget, queries = (QUICK_SIZES, 60, 10) if quick else (FULL_SIZES, 420, 50)
+    return run(None, index, {"bench questions": questions}, sizes, budget, queries)
+
+
+def read_questions(path: Path) -> list[str]:
     return [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -177,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--uri", help="a running Milvus (default: start milvus-lite for the run)")
     p.add_argument("--index", default="index", help="the FAISS index folder to compare with")
     p.add_argument("--questions", action="append", help="question files (default: the brief's dev sets)")
-    p.add_argument("--sizes", default="100000,1000000", help="synthetic corpus sizes, comma-separated")
+    p.add_argument("--sizes", default=",".join(map(str, FULL_SIZES)), help="synthetic sizes, comma-separated")
     p.add_argument("--budget-s", type=float, default=600, help="insert time allowed per size and index")
     p.add_argument("--out", help="write the JSON here too")
     a = p.parse_args(argv)
     files = [Path(f) for f in (a.questions or ["eval/brief_dev.jsonl", "eval/sources_dev.jsonl"])]
     sizes = [int(s) for s in a.sizes.split(",") if s]
-    result = run(a.uri, Path(a.index), files, sizes, a.budget_s)
+    result = run(a.uri, Path(a.index), {f.name: read_questions(f) for f in files}, sizes, a.budget_s)
     text = json.dumps(result, indent=2)
     if a.out:
         Path(a.out).write_text(text + "\n")
