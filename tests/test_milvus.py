@@ -335,6 +335,6 @@ def test_the_shipped_corpus_answers_the_same_from_milvus(real_index_path, real_i
     milvus = load_milvus(location, embedder=real_index.embedder)
     for name in ("brief_dev.jsonl", "sources_dev.jsonl"):
         result = compare(real_index, milvus, read_questions(REPO / "eval" / name))
-        assert result["questions"] > 30
+        assert result["questions_count"] > 30
         assert result["ranking_differs"] == {"dense": [], "bm25": [], "hybrid": []}, name
         assert result["answer_differs"] == [], name

@@ -49,7 +49,7 @@ def percentile(values: list[float], q: float) -> float:
 def compare(faiss_index, milvus_index, questions: list[str], k: int = 10) -> dict:
     """Per retriever, the questions whose top-k chunks differ; the questions whose answers (the whole
     ``to_dict``, floats to rounding) differ; and the ask latency on each store (the network hop's cost)."""
-    out: dict = {"questions": len(questions), "ranking_differs": {}, "answer_differs": []}
+    out: dict = {"questions_count": len(questions), "ranking_differs": {}, "answer_differs": []}
     for r in ("dense", "bm25", "hybrid"):
         out["ranking_differs"][r] = [
             q
@@ -67,9 +67,9 @@ def compare(faiss_index, milvus_index, questions: list[str], k: int = 10) -> dic
         if not close_enough(answers["faiss"], answers["milvus"]):
             out["answer_differs"].append(q)
     for name, values in times.items():
-        out[f"ask_p50_ms_{name}"] = round(percentile(values, 50), 2)
-        out[f"ask_p95_ms_{name}"] = round(percentile(values, 95), 2)
-    out["hop_ms_per_question_p50"] = round(out["ask_p50_ms_milvus"] - out["ask_p50_ms_faiss"], 2)
+        out[f"ask_{name}_p50_ms"] = round(percentile(values, 50), 2)
+        out[f"ask_{name}_p95_ms"] = round(percentile(values, 95), 2)
+    out["hop_per_question_p50_ms"] = round(out["ask_milvus_p50_ms"] - out["ask_faiss_p50_ms"], 2)
     return out
 
 
@@ -109,8 +109,13 @@ def scaling(location: Location, sizes, budget_s: float, queries: int = 50, dim: 
             t = time.perf_counter()
             client.flush(name)
             flush_s = time.perf_counter() - t
-            row = {"n": n, "index": kind, "inserted": done, "insert_rows_per_s": round(done / insert_s, 1)}
-            row["flush_s"] = round(flush_s, 2)
+            row = {
+                "n": n,
+                "index": kind,
+                "inserted_count": done,
+                "insert_rows_per_s": round(done / insert_s, 1),
+                "flush_s": round(flush_s, 2),
+            }
             if done < n:
                 row["note"] = f"stopped after {budget_s:.0f} s of inserts"
                 results.append(row)
@@ -133,7 +138,7 @@ def scaling(location: Location, sizes, budget_s: float, queries: int = 50, dim: 
             row.update(
                 query_p50_ms=round(percentile(lat, 50), 2),
                 query_p95_ms=round(percentile(lat, 95), 2),
-                recall_at_10=round(float(np.mean(hits)), 4),
+                recall_at_10_frac=round(float(np.mean(hits)), 4),
             )
             log(json.dumps(row))
             results.append(row)
@@ -168,7 +173,7 @@ def run(uri: str | None, index: Path, question_sets: dict, sizes, budget_s: floa
     check_ms = (time.perf_counter() - t) * 1000
     return {
         "server": uri,
-        "load_from_index": {"chunks": written["chunks_written"], "seconds": round(load_s, 2)},
+        "load_from_index": {"chunks_count": written["chunks_written"], "load_s": round(load_s, 2)},
         "freshness_check_ms": round(check_ms, 2),
         "answers": {name: compare(faiss_index, milvus_index, qs) for name, qs in question_sets.items()},
         "scaling": scaling(location, sizes, budget_s, queries),
