@@ -119,7 +119,9 @@ def candidates(index) -> dict[str, str]:
         acronyms: dict[str, tuple[int, str]] = {}
         for m in _ACRONYM.finditer(text):
             acronym = m.group(1)
-            start = _spelled(acronym, text, m.start()) if sum(ch.isupper() for ch in acronym) >= 2 else None
+            # Capitals enough for an acronym, and not an ordinary word in capitals ("IT" beside "it").
+            is_acronym = sum(ch.isupper() for ch in acronym) >= 2 and words[acronym.lower()] < words[acronym]
+            start = _spelled(acronym, text, m.start()) if is_acronym else None
             if start is not None:
                 defined = " ".join(text[start : m.end()].split())
                 acronyms.setdefault(f"What does {acronym} stand for?", (words[acronym], defined))
