@@ -16,7 +16,7 @@ THEME_KWARGS = {
 }
 CSS = """
 .qa-md{display:none!important}
-[data-testid=block-label],[data-testid=block-info]{color:#3730a3!important}
+[data-testid=block-label],[data-testid=block-info],#examples .label{color:#3730a3!important}
 #chat .prose{opacity:1!important}
 .info-text,.show-api{color:#4b5563!important}
 #ask{background:#4338ca!important;color:#fff!important}
