@@ -84,6 +84,7 @@ STAND_ALONE = [
     (["What is Rapidus developing?"], "What about chips?"),  # no prepositional object to swap
     (["Why is it important to invest in AI?"], "What is Japan's pledged investment?"),
     ([], "And in 2023-2024?"),  # nothing to follow
+    (["What is Rapidus developing?"], "What about " + "Ab " * 600 + ")"),  # no slot (read in linear time)
 ]
 
 

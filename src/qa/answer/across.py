@@ -16,6 +16,7 @@ from qa.answer.text import matches, terms
 from qa.records import Answer
 
 MAX_COLUMNS = 5
+MAX_SUBJECTS = 6  # the first names of a question that are compared
 MIN_MENTIONS = 3  # a document is about a subject it names at least this often ...
 SHARE = 0.25  # ... and at least this share as often as the question's subject it names most
 _WHOLE = re.compile(
@@ -48,6 +49,7 @@ def plan(index, question: str, docs=None) -> Plan | None:
     if len(allowed) < 2:
         return None
     subjects = list(dict.fromkeys(m.group(0) for m in _SUBJECT.finditer(question) if m.start() > 0))
+    subjects = subjects[:MAX_SUBJECTS]
     if _COMPARE.search(question) and len(subjects) >= 2:
         about = _about(index, allowed, subjects)
         if _apart(about, subjects):

@@ -30,12 +30,13 @@ _OPENER = re.compile(
 _PREP = r"about|on|regarding|concerning|for|to|in|into|with|towards?|of|from|by|at"
 _LEAD_PREP = re.compile(rf"^({_PREP}|during|since)\s+", re.I)
 _WORD = r"[\w&'’.\-]+"
-NAME_WORD = r"(?:[A-Z]|[a-z]+[A-Z])[\w&.\-]*"  # Japan, IndiaAI, NM-ICPS, iCET
+NAME_WORD = r"\b(?:[A-Z]|[a-z]+[A-Z])[\w&.\-]*"  # Japan, IndiaAI, NM-ICPS, iCET (from a word start)
 _NAME_RUN = re.compile(rf"{NAME_WORD}(?:\s+(?:(?:of|and|for|on|the|de|&)\s+)*{NAME_WORD})*")
-_POSSESSIVE = re.compile(rf"({_NAME_RUN.pattern})['’]s?\b")
 # A prepositional object: from the preposition to the next preposition, conjunction or the end.
 _END = rf"(?:{_PREP}|and|or|than|as)\b"
-_PP = re.compile(rf"\b({_PREP})\s+((?:(?!{_END}){_WORD}\s*?)+)(?=\s*(?:[?.!,;]|$|\s{_END}))", re.I)
+_PP = re.compile(
+    rf"\b({_PREP})\s+((?!{_END}){_WORD}(?:\s+(?!{_END}){_WORD})*)(?=\s*(?:[?.!,;]|$|\s{_END}))", re.I
+)
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those)\b", re.I)
 _POSSESSIVE_PRONOUNS = {"its", "their", "his"}
 _DEMONSTRATIVES = {"this", "that", "these", "those"}
@@ -114,8 +115,8 @@ def _fill(fragment: str, prev: str) -> str | None:
             return _replace(prev, dates[0].start(), dates[0].end(), bare)
         return _sentence(f"{prev.rstrip('?.! ')} {prep or 'in'} {bare}")
     if owner := re.fullmatch(rf"({_NAME_RUN.pattern})['’]s?", bare):
-        old = _POSSESSIVE.search(prev)
-        return _replace(prev, old.start(1), old.end(1), owner.group(1)) if old else None
+        old = next((m for m in _NAME_RUN.finditer(prev) if re.match(r"['’]s?\b", prev[m.end() :])), None)
+        return _replace(prev, old.start(), old.end(), owner.group(1)) if old else None
     if re.search(r"['’]s\s+\w", bare):
         return None  # "Japan's pledged investment" names its own subject and what is asked of it
     if _is_name(bare) and not prep:
