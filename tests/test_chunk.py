@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from qa.chunk import chunk_document, estimate_tokens, split_sentences
 from qa.ingest import FileReport, find_headings, normalise, read_file, scan_corpus
+from qa.ingest.tables import statement_cells
 from qa.records import Chunk, Page
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -170,6 +171,64 @@ def test_brief_table_1_row():
     )
     ntt = next(c for c in chunks if c.text.startswith("Data centre\tNTT Data"))
     assert ntt.context.endswith(" | India AI Mission Pillar: Innovation Centre")
+
+
+# A page of a filing as PDFium gives it: single spaces between columns, no blank lines.
+STATEMENT = """Table of Contents
+Consolidated Statements of Earnings
+$ and shares in millions, except per share amounts
+Fiscal Years Ended January 28, 2023 January 29, 2022 January 30, 2021
+Revenue $ 46,298 $ 51,761 $ 47,262
+Cost of sales 36,386 40,121 36,689
+Other income (expense):
+Interest expense (35) (25) (52)
+Gross profit as a % of revenue 24.2 % 23.4 % 24.0 %
+Revenue grew in fiscal 2023 because of 2 stores and 3 sites.
+Selected data for the segment ($ in millions):
+2023 2022
+Balance at December 31, 2022 1,234 5,678
+"""
+
+
+def test_statement_cells_tab_separate_rows_and_their_period_headings():
+    lines = statement_cells(STATEMENT).split("\n")
+    assert lines[3] == "Fiscal Years Ended\tJanuary 28, 2023\tJanuary 29, 2022\tJanuary 30, 2021"
+    assert lines[4] == "Revenue\t$ 46,298\t$ 51,761\t$ 47,262"  # a lone currency sign joins its amount
+    assert lines[7] == "Interest expense\t(35)\t(25)\t(52)"
+    assert lines[8] == "Gross profit as a % of revenue\t24.2 %\t23.4 %\t24.0 %"
+    assert lines[11] == "2023\t2022"  # periods over the amounts, none over the labels
+    assert lines[12] == "Balance at December 31, 2022\t1,234\t5,678"  # the year is the label's
+    untouched = [0, 1, 2, 6, 9, 10]  # titles, a group label, a sentence ending in numbers
+    assert [lines[i] for i in untouched] == [STATEMENT.split("\n")[i] for i in untouched]
+    assert len(statement_cells(STATEMENT)) == len(STATEMENT)  # only spaces became tabs
+
+
+def test_statement_rows_carry_the_tables_title_group_and_period_header():
+    page = page_of(statement_cells(STATEMENT), doc="filing.pdf")
+    chunks = chunk_document([page], "Filing")
+    check_invariants([page], chunks)
+    rows = {c.text.split("\t")[0]: c.context for c in chunks if c.kind == "table_row"}
+    title = "Table of Contents | Consolidated Statements of Earnings | " + STATEMENT.split("\n")[2]
+    header = " | Columns: Fiscal Years Ended | January 28, 2023 | January 29, 2022 | January 30, 2021"
+    assert rows["Revenue"] == title + header
+    assert rows["Interest expense"] == title + " | Other income (expense):" + header
+    # a sentence ends the table; the label lines after it title the next, whose header has no label column
+    assert rows["Balance at December 31, 2022"] == (
+        "Selected data for the segment ($ in millions): | Columns: - | 2023 | 2022"
+    )
+
+
+def test_a_filings_row_is_answered_under_its_header(make_pdf, build_fake, tmp_path):
+    """PDF → plain PDFium text → statement cells → row chunks → "how much was X in year Y" shows the row
+    with the asked period's column."""
+    import qa
+
+    lines = STATEMENT.split("\n")[1:6] + ["Revenue grew in fiscal 2023 because the stores opened."]
+    make_pdf(tmp_path / "corpus" / "ACME_2023_10K.pdf", [lines])
+    build_fake(tmp_path / "corpus", tmp_path / "index")
+    ans = qa.load_index(tmp_path / "index").ask("How much was revenue in 2022?")
+    assert ans.display == "Revenue — January 29, 2022: $ 51,761"
+    assert [c.quote for c in ans.citations] == ["Revenue\t$ 46,298\t$ 51,761\t$ 47,262"]
 
 
 def test_a_row_too_long_to_embed_is_split_with_the_same_context():

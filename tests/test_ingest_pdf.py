@@ -144,9 +144,9 @@ def test_pdfium_cells_reads_column_gaps_as_tabs(tmp_path, scaled):
     ]
     rows = {c.text: c for c in chunk_document(pages, doc.title, 200, 900) if c.kind == "table_row"}
     assert "January 29, 2022" in rows["Revenue\t$ 46,298\t$ 51,761"].context
-    # plain pypdfium2 reads the same words with single spaces
+    # plain pypdfium2 reads the same words with single spaces, and qa.ingest.tables finds the same cells
     _, plain, _ = read(f, "pypdfium2")
-    assert plain[0].text.split() == pages[0].text.split() and "\t" not in plain[0].text
+    assert plain[0].text == pages[0].text
 
 
 def test_page_that_inflates_past_the_limit_is_never_given_to_pdfium(tmp_path, make_pdf, monkeypatch):

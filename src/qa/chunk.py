@@ -86,6 +86,11 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 _ENTRY_HEAD = re.compile(r"[^()\n]{1,300}?\.[ \t]*\((?:\d{4}[a-z]?|n\.\s?d\.?)")
 _URL = re.compile(r"https?://")
 _REFERENCE_SECTIONS = {"references", "bibliography", "works cited", "sources"}
+_AMOUNT_CELL = re.compile(r"[$€£¥]?\s?\(?-?[\d,.]*\d\)?\s?%?|[-—–]")
+_YEAR_CELL = re.compile(r"(?:19|20)\d\d(?:\s?[–-]\s?(?:19|20)?\d\d)?")
+_LABEL_CHARS = 120  # a table's title, unit or row-group line is shorter than this
+_TITLE_LINES = 3  # lines of a table's own title kept as its context
+_GROUP_LINES = 2  # label lines between two rows of one table (a group's name, wrapped)
 
 
 # What a References entry is, in words a question about it uses ("Which source does it cite for ...?",
@@ -231,8 +236,20 @@ def _blocks(page: Page) -> Iterable[tuple[str, int, int]]:
 
 
 def _is_header_row(cells: list[str]) -> bool:
+    """Short cells, none a sentence, none after the first an amount (a year or a date may head a column)."""
     cells = [c.strip() for c in cells if c.strip()]
-    return bool(cells) and all(len(c) <= 45 and not c.endswith(".") for c in cells)
+    return (
+        bool(cells)
+        and all(len(c) <= 45 and not c.endswith(".") for c in cells)
+        and not any(_AMOUNT_CELL.fullmatch(c) and not _YEAR_CELL.fullmatch(c) for c in cells[1:])
+    )
+
+
+def _is_label_line(line: str) -> bool:
+    """A short line that names what follows, not a sentence: a table's title ("Consolidated Statements of
+    Earnings"), its unit line, or a group of its rows ("Operating activities", "Other income (expense):")."""
+    s = line.strip()
+    return 0 < len(s) <= _LABEL_CHARS and not s.endswith((".", "!", "?"))
 
 
 class Chunker:
@@ -251,6 +268,7 @@ class Chunker:
         self.count = count_tokens
         self.sections = _Sections()
         self.table: dict | None = None
+        self.run: list[str] = []  # label lines since the last row, blank line, heading or sentence
 
     def chunks(self, pages: Iterable[Page]) -> list[Chunk]:
         out: list[Chunk] = []
@@ -277,6 +295,7 @@ class Chunker:
 
     def _page(self, page: Page) -> list[Chunk]:
         text, out = page.text, []
+        self.run = []  # the page number and running foot above are not the next page's table title
         pending: list[tuple[int, int]] = []  # sentences of the chunk being filled
         para: list[tuple[int, int]] = []  # consecutive non-blank lines
 
@@ -321,7 +340,12 @@ class Chunker:
             if kind == "line":
                 if para and text[para[-1][1] : a].count("\n") > 1:
                     flush_para()
-                self.table = None  # a line of prose ends the table above it
+                line = text[a:b]
+                if not _is_label_line(line):
+                    self.run = []  # a sentence: what follows is not titled by the lines before it
+                    self.table = None  # and it ends the table above it
+                else:
+                    self.run.append(line.strip())
                 if text[a:b].startswith("Source:"):
                     para.append((a, b))
                     flush_chunk()
@@ -335,6 +359,7 @@ class Chunker:
                 continue
             if kind == "blank":
                 flush_para()
+                self.run = []
                 if self.sections.in_references:
                     flush_chunk()
                 continue
@@ -343,6 +368,7 @@ class Chunker:
                 h = next(h for h in page.headings if h.start == a)
                 self.sections.enter(h)
                 self.table = None
+                self.run = []
                 pending = [(a, b)]
             else:
                 out.extend(self._row(page, a, b))
@@ -353,17 +379,29 @@ class Chunker:
         return b - a > self.max_chars or self.count(text[a:b]) > self.max_tokens
 
     def _row(self, page: Page, a: int, b: int) -> list[Chunk]:
-        """One chunk per table row (more if it is too long to embed); table title and header as context."""
+        """One chunk per table row (more if it is too long to embed); table title, row group and header as
+        context. The title is the label lines right above the table (a statement's name and unit), else the
+        section; a line or two of them between rows name the group of rows below ("Investing activities"),
+        more (or any above a new header row) start a new table."""
         text = page.text
         cells = text[a:b].split("\t")
-        title = self.sections.path[-1] if self.sections.path else ""
+        stripped = [c.strip() for c in cells]
+        run, self.run = self.run, []
+        if self.table is not None and (len(run) > _GROUP_LINES or (run and _is_header_row(cells))):
+            self.table = None
         if self.table is None:
-            self.table = {"title": title, "header": None, "first": ""}
+            named = [line for line in run if re.search(r"[A-Za-z]{2}", line)][:_TITLE_LINES]
+            title = " | ".join(named) or (self.sections.path[-1] if self.sections.path else "")
+            self.table = {"title": title, "header": None, "first": "", "group": ""}
             if _is_header_row(cells):
-                self.table["header"] = [c.strip() for c in cells]
+                self.table["header"] = stripped
+        elif run:
+            self.table["group"] = " | ".join(run)
         header = self.table["header"]
-        context = title
-        if header and [c.strip() for c in cells] != header:
+        context = " | ".join(p for p in (self.table["title"], self.table["group"]) if p)
+        if header and stripped != header:
+            if len(header) == len(cells) - 1:
+                header = ["", *header]  # periods over the amounts, none over the labels
             context += " | Columns: " + " | ".join(h or "-" for h in header)
             if not cells[0].strip() and self.table["first"]:
                 context += f" | {header[0] or 'Row'}: {self.table['first']}"

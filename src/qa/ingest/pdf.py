@@ -6,8 +6,10 @@ last line is its label. The text comes from the extractor in ``Settings.pdf_text
 speed measured together (``bench/extractors.py``, table in the README): ``pypdfium2`` by default (15× faster
 than pypdf's extraction, retrieval as good or better); ``pypdfium2-cells`` and ``pypdf-layout`` keep table
 columns as tab-separated cells (measured: they lower retrieval today, rows crowd the hits); ``pypdf`` as
-before. A file pypdfium2 cannot open is read with pypdf; a page whose content would inflate past
-``INFLATE_LIMIT`` is not read. Pages with no text layer are OCR'd where they hold an image (qa.ingest.ocr);
+before. The plain extractors' text gets tabs only in the rows of financial statements and their period
+headings (``qa.ingest.tables``), so each row is chunked with its table's title and header. A file
+pypdfium2 cannot open is read with pypdf; a page whose content would inflate past ``INFLATE_LIMIT`` is not
+read. Pages with no text layer are OCR'd where they hold an image (qa.ingest.ocr);
 the rest are reported.
 """
 
@@ -21,9 +23,11 @@ from pathlib import Path
 from qa.errors import IngestError
 from qa.ingest.corpus import FileReport
 from qa.ingest.normalise import first_block_title, pages_from_texts
+from qa.ingest.tables import statement_cells
 from qa.records import Document, Page
 
 EXTRACTORS = ("pypdfium2", "pypdfium2-cells", "pypdf", "pypdf-layout")
+PLAIN = ("pypdfium2", "pypdf")  # text with single spaces between columns (qa.ingest.tables finds the rows)
 # PDFium is not thread-safe; the server reads uploads while a build may run in another thread.
 PDFIUM_LOCK = threading.Lock()
 
@@ -70,6 +74,8 @@ def read_pdf(path: Path, doc: str, report: FileReport, options=None) -> tuple[Do
             f"page {i + 1}: not read (its content inflates past {INFLATE_LIMIT >> 20} MiB)"
         )
     raw = page_texts(path, reader, extractor, report, skip=bombs)
+    if extractor in PLAIN:
+        raw = [statement_cells(t) for t in raw]  # a statement's rows and period headings as cells
     ocr, unread = ocr_empty_pages(path, doc, raw, report, options, skip=bombs)
     for i, result in ocr.items():
         raw[i] = result.text
