@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.doc_identity import Asked, Identity, asked, identify, named_documents
+from qa.doc_identity import Asked, Identity, asked, identify, named_documents, without_names
 from qa.records import Page
 
 TEN_K = """UNITED STATES
@@ -159,6 +159,20 @@ def test_a_question_that_fits_every_document_is_not_restricted():
     ids = {d: FILINGS[d] for d in ("nw-10k.pdf", "nw-10q.pdf")}
     assert named_documents("How did Northwind do?", ids) is None
     assert named_documents("How did Northwind do in FY2023?", ids) == ["nw-10k.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("question", "left"),
+    [
+        ("Did NorthWind Traders' cash drop in FY2023?", "Did cash drop in FY2023?"),
+        ("Is NWT's margin the best of Northwind's years?", "Is margin the best of years?"),
+        ("What did Q&Q and Quill & Quarry gain?", "What did and gain?"),
+        ("Northwind?", "Northwind?"),  # nothing else to search for
+    ],
+)
+def test_without_names_leaves_what_the_question_asks_besides_the_company(question, left):
+    idents = [FILINGS["nw-10k.pdf"], FILINGS["qq-10k.pdf"]]
+    assert without_names(question, idents) == left
 
 
 # ---------------------------------------------------------------- stored in the index

@@ -307,3 +307,15 @@ def test_a_query_naming_no_document_searches_all_and_an_explicit_filter_wins(fil
     assert set(docs_of(search(filings, "revenue", k=20, retriever="bm25"))) == set(FILINGS)
     got = docs_of(search(filings, "Heron revenue in FY2022", k=20, docs=["kitchen.md"]))
     assert set(got) == {"kitchen.md"}
+
+
+def test_inside_the_named_documents_the_name_no_longer_ranks_passages(tmp_path, fake_corpus, build_fake):
+    cover = COVER.format(form="10-K", period="fiscal year", end="December 31, 2022")
+    files = {"HERON_2022_10K.txt": cover + "Heron Freight is Heron Freight.\n\fRevenue grew on routes.\n"}
+    build_fake(fake_corpus({**files, "kitchen.md": FILINGS["kitchen.md"]}), tmp_path / "named")
+    idx = qa.load_index(tmp_path / "named")
+    hits = search(idx, "Heron Freight revenue", k=3, retriever="bm25")
+    assert hits[0].chunk.text == "Revenue grew on routes."
+    # the same words with the document given explicitly: the name's repetitions count
+    hits = search(idx, "Heron Freight revenue", k=3, retriever="bm25", docs=["HERON_2022_10K.txt"])
+    assert hits[0].chunk.text == "Heron Freight is Heron Freight."

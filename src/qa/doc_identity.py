@@ -269,6 +269,7 @@ _Q_FORMS = (
     (re.compile(r"\b8-?K\b", re.I), "8-K"),
     (re.compile(r"\b(?:earnings|press) release\b|\bearnings report\b", re.I), "earnings release"),
 )
+_NAME_TOKEN = re.compile(r"\b([A-Za-z0-9]+(?:&[A-Za-z0-9]+)*)(?:['’]s)?\b")
 _ACRONYM = re.compile(r"[A-Z](?:(?:&|n)?[A-Z]){1,5}")
 
 
@@ -314,6 +315,32 @@ def _named(ident: Identity, qwords: list[str], qtokens: list[str]) -> bool:
         if n > 1 and "".join(w[0] for w in key) in acronyms:
             return True
     return any(t.upper() in ident.tickers for t in caps)
+
+
+def without_names(question: str, idents: list[Identity]) -> str:
+    """The question without what names these documents' company ("Best Buy's", "JnJ", "NWT"): inside their
+    documents every passage is about it, and passages that repeat the name are not the ones asked for. The
+    question as it was when nothing else would be left."""
+    keys = {key for ident in idents for key in ident.name_keys()}
+    phrases = sorted(("\\W+".join(map(re.escape, key)) for key in keys), key=len, reverse=True)
+    out = (
+        re.sub(rf"\b(?:{'|'.join(phrases)})(?:['’]s\b|['’](?!\w)|\b)", "", question, flags=re.I)
+        if phrases
+        else question
+    )
+    initials = {"".join(w[0] for w in key) for key in keys if len(key) > 1}
+    tickers = {t.lower() for ident in idents for t in ident.tickers}
+
+    def named(m: re.Match) -> bool:
+        token = m.group(1)
+        if sum(c.isupper() for c in token) < 2:
+            return False
+        acronym = "".join(c for c in token if c.isupper()).lower() if _ACRONYM.fullmatch(token) else ""
+        return token.lower() in tickers or acronym in initials
+
+    out = _NAME_TOKEN.sub(lambda m: "" if named(m) else m.group(0), out)
+    out = re.sub(r"\s+", " ", out).strip()
+    return out if re.search(r"\w", out) else question
 
 
 def _cost(ident: Identity, want: Asked, latest: int | None) -> tuple[float, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.doc_identity import named_documents
+from qa.doc_identity import named_documents, without_names
 from qa.records import Hit
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
@@ -65,13 +65,17 @@ def search(
 ) -> list[Hit]:
     """Ranked hits; k is clamped to the chunks available; ``docs`` restricts to some documents. Without
     ``docs``, a query that names documents (their company, and the period or form that tells two filings
-    of one company apart: qa.doc_identity) searches those; one that names none searches everything.
+    of one company apart: qa.doc_identity) searches those, for what it asks besides the name; one that
+    names none searches everything.
 
     Hybrid search fuses the two rankings with RRF, after each retriever's top ``leaders``: a passage only one
     retriever ranks first (an exact phrase BM25 finds) is not pushed down by fusion."""
     if retriever not in RETRIEVERS:
         raise ValueError(f"unknown retriever '{retriever}' (choose from {', '.join(RETRIEVERS)})")
-    docs = index.resolve_docs(docs) or named_documents(query, index.identities)
+    docs = index.resolve_docs(docs)
+    if not docs and (docs := named_documents(query, index.identities)):
+        named = without_names(query, [index.identities[d] for d in docs])
+        query, qvec = named, (qvec if named == query else None)  # the name no longer ranks passages
     rows = None if not docs else np.concatenate([index.doc_rows[d] for d in docs if d in index.doc_rows])
     n = len(index.chunks) if rows is None else len(rows)
     k = max(1, min(k, n))
