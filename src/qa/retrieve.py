@@ -65,17 +65,18 @@ def search(
 ) -> list[Hit]:
     """Ranked hits; k is clamped to the chunks available; ``docs`` restricts to some documents. Without
     ``docs``, a query that names documents (their company, and the period or form that tells two filings
-    of one company apart: qa.doc_identity) searches those, for what it asks besides the name; one that
-    names none searches everything.
+    of one company apart: qa.doc_identity) searches those, BM25 for the words it asks besides the name (so
+    passages that repeat the name don't outrank those with the asked words); one that names none searches
+    everything.
 
     Hybrid search fuses the two rankings with RRF, after each retriever's top ``leaders``: a passage only one
     retriever ranks first (an exact phrase BM25 finds) is not pushed down by fusion."""
     if retriever not in RETRIEVERS:
         raise ValueError(f"unknown retriever '{retriever}' (choose from {', '.join(RETRIEVERS)})")
     docs = index.resolve_docs(docs)
+    words = query
     if not docs and (docs := named_documents(query, index.identities)):
-        named = without_names(query, [index.identities[d] for d in docs])
-        query, qvec = named, (qvec if named == query else None)  # the name no longer ranks passages
+        words = without_names(query, [index.identities[d] for d in docs])
     rows = None if not docs else np.concatenate([index.doc_rows[d] for d in docs if d in index.doc_rows])
     n = len(index.chunks) if rows is None else len(rows)
     k = max(1, min(k, n))
@@ -87,7 +88,7 @@ def search(
         qvec = index.embed_query(query) if qvec is None else qvec
         dense = dense_ranking(index, qvec, depth, rows)
     if retriever in ("bm25", "hybrid"):
-        lexical = lexical_ranking(index, query, depth, rows)
+        lexical = lexical_ranking(index, words, depth, rows)
     dense_of, lex_of = dict(dense), dict(lexical)
     if retriever == "dense":
         ranked = dense[:k]
