@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.examples import FILE as EXAMPLES
 from qa.milvus import Location
 from qa.milvus.store import MilvusStore, key, unit_key
 from qa.milvus.sync import write_index
@@ -38,6 +39,8 @@ def export(store: MilvusStore, gen: str, folder: Path) -> None:
         with open(folder / name, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     (folder / "manifest.json").write_text(json.dumps(meta["manifest"], ensure_ascii=False), encoding="utf-8")
+    if "examples" in meta:  # current for this manifest: the build does not draw them again
+        (folder / EXAMPLES).write_text(json.dumps(meta["examples"], ensure_ascii=False), encoding="utf-8")
 
 
 def build_milvus(

@@ -114,8 +114,13 @@ class MilvusIndex(Index):
         self.unit_offsets = unit_offsets(chunks)
         self.units = _Rows(milvus, gen, "units", _UnitKeys(chunks, self.unit_offsets), dim)
         self.bibliography = Bibliography(meta["references"])
+        self._examples = meta.get("examples") or {}
         self._newer: MilvusIndex | None = None
         self._checking = threading.Lock()
+
+    def examples(self) -> list[str]:
+        """The example questions the build drew (stored with the generation's manifest)."""
+        return [q for q in self._examples.get("questions", []) if isinstance(q, str)]
 
     def latest(self) -> Index:
         """This index, or the generation an update (through any replica) has swapped in since. While one

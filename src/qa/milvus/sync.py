@@ -8,9 +8,11 @@ nothing is re-embedded.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+from qa.examples import FILE as EXAMPLES
 from qa.milvus import Location
 from qa.milvus.manifest import signature
 from qa.milvus.store import MilvusStore, bm25_terms, unit_key
@@ -75,6 +77,9 @@ def write_index(location: Location, folder: str | Path, log=None) -> dict:
         )
         store.add_pages(gen, pages.get(doc, []))
     meta = {"manifest": manifest, "references": idx.bibliography.data, "order": order, "signatures": sigs}
+    examples = Path(folder) / EXAMPLES
+    if examples.is_file():  # the example questions the build drew (qa.examples), for the chat's buttons
+        meta["examples"] = json.loads(examples.read_text(encoding="utf-8"))
     store.put_meta(gen, meta, number)
     store.flush(gen)
     store.swap(gen)
