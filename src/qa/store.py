@@ -1,6 +1,8 @@
 """The vector store: FAISS inner-product indexes behind add / search / save / load.
 
-A server-backed store (e.g. Milvus) can replace this class without touching retrieval or answering.
+The embedded default. Retrieval reads an index's ``store`` (``search(query, k)``, ``ntotal``), ``vectors``
+(rows by number) and ``lexical`` (``scores(query)``); ``qa.milvus.load`` gives an index the same three
+backed by Milvus, so retrieval and answering run unchanged on either.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from qa.milvus.manifest import signature
 from qa.milvus.store import MilvusStore, bm25_terms, unit_key
 
 
-def write_index(location: Location, folder: str | Path, log=None) -> dict:
+def write_index(location: Location, folder: str | Path) -> dict:
     """Load the index folder (validated) into Milvus; returns what was written."""
     from qa.index import lexical_text, load_index
 
@@ -55,9 +55,7 @@ def write_index(location: Location, folder: str | Path, log=None) -> dict:
     for doc in stale:
         store.remove_doc(gen, doc)
     stemmer = manifest["bm25"]["stemmer"]
-    for n, doc in enumerate(write):
-        if log:
-            log(f"milvus: {doc} ({n + 1}/{len(write)})")
+    for doc in write:
         chunks = [idx.chunks[r] for r in rows[doc]]
         terms = bm25_terms([lexical_text(c) for c in chunks], stemmer)
         store.add_chunks(
