@@ -300,21 +300,39 @@ def asked(question: str) -> Asked:
     return Asked(frozenset(years), quarter, form)
 
 
-def _named(ident: Identity, qwords: list[str], qtokens: list[str]) -> bool:
+@dataclass(frozen=True)
+class _Said:
+    """What a question says, in the forms names are matched against (computed once per question)."""
+
+    phrases: frozenset  # its runs of up to 8 words, as tuples
+    joined: frozenset  # its runs of up to 4 words written together ("best buy" → "bestbuy")
+    caps: frozenset  # its tokens with two capitals or more ("JnJ", "NWT")
+    acronyms: frozenset  # the capitals of its acronym-like tokens, lower case ("J&J" → "jj")
+
+    @classmethod
+    def of(cls, question: str) -> _Said:
+        w = words(question)
+        runs = [tuple(w[i:j]) for i in range(len(w)) for j in range(i + 1, min(i + 8, len(w)) + 1)]
+        caps = {t for t in _WORDS.findall(question) if sum(c.isupper() for c in t) >= 2}
+        return cls(
+            phrases=frozenset(runs),
+            joined=frozenset("".join(r) for r in runs if len(r) <= 4),
+            caps=frozenset(caps),
+            acronyms=frozenset(
+                "".join(c for c in t if c.isupper()).lower() for t in caps if _ACRONYM.fullmatch(t)
+            ),
+        )
+
+
+def _named(ident: Identity, said: _Said) -> bool:
     """Whether the question names the document's company: a name's words in order (or run together, as a
     file name writes them), its initials as a capitalised acronym ("J&J", "JnJ"), or its ticker."""
-    joined = {
-        "".join(qwords[i:j]) for i in range(len(qwords)) for j in range(i + 1, min(i + 4, len(qwords)) + 1)
-    }
-    caps = {t for t in qtokens if sum(c.isupper() for c in t) >= 2}
-    acronyms = {"".join(c for c in t if c.isupper()).lower() for t in caps if _ACRONYM.fullmatch(t)}
     for key in ident.name_keys():
-        n = len(key)
-        if any(tuple(qwords[i : i + n]) == key for i in range(len(qwords) - n + 1)) or "".join(key) in joined:
+        if key in said.phrases or "".join(key) in said.joined:
             return True
-        if n > 1 and "".join(w[0] for w in key) in acronyms:
+        if len(key) > 1 and "".join(w[0] for w in key) in said.acronyms:
             return True
-    return any(t.upper() in ident.tickers for t in caps)
+    return any(t.upper() in ident.tickers for t in said.caps)
 
 
 def without_names(question: str, idents: list[Identity]) -> str:
@@ -363,8 +381,8 @@ def _cost(ident: Identity, want: Asked, latest: int | None) -> tuple[float, int]
 def named_documents(question: str, identities: dict[str, Identity]) -> list[str] | None:
     """The documents a question is about: those whose company it names, narrowed by the period and form it
     gives (the closest kept, ties all kept). None when it names none, or every document fits."""
-    qwords, qtokens = words(question), _WORDS.findall(question)
-    named = [d for d, ident in identities.items() if _named(ident, qwords, qtokens)]
+    said = _Said.of(question)
+    named = [d for d, ident in identities.items() if _named(ident, said)]
     want = asked(question)
     if len(named) > 1 and want:
         latest = max((identities[d].year for d in named if identities[d].year), default=None)
