@@ -62,9 +62,9 @@ class OnnxEmbedder:
     Texts are embedded in batches of similar length (sorted by characters, padded to the batch's longest),
     on ``cpu_threads()`` intra-op threads that sleep when idle instead of spinning."""
 
-    # Measured on 600 of the shipped corpus's units, 2 cores (bench/embedding.py, README: Embedding): batches
-    # of 16 embedded 24.7 units per CPU-second, 32 19.9 and 64 15.7: bigger batches pad more.
-    def __init__(self, model: str = DEFAULT_MODEL, backend: str = "onnx", batch_size: int = 16) -> None:
+    # Measured on 600 of the shipped corpus's units, 2 cores, a quiet machine (bench/embedding.py, README:
+    # Embedding): 57.7 units/s in batches of 2 or 4, 54.8 of 8, 45.1 of 16, 34.5 of 32, 27.9 of 64.
+    def __init__(self, model: str = DEFAULT_MODEL, backend: str = "onnx", batch_size: int = 4) -> None:
         from qa.onnx_export import exported
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
