@@ -15,7 +15,8 @@ HARBOUR = (
     "The Borovian Harbour Authority (BHA) manages the three ports of Borovia. "
     "The BHA was founded in 1998 and employs 2,400 people. "
     "Quellmark is a shipping company based in Port Ardin. "
-    "Quellmark operates twelve cargo vessels between Ardin and Velm.\n"
+    "Quellmark operates twelve cargo vessels between Ardin and Velm. "
+    "Ilsa Varron is a harbour pilot in Port Ardin. The Harbour Pilots Guild (HP) trains them.\n"
 )
 RAIL = (
     "# Rail in Borovia\n\n"
@@ -44,6 +45,8 @@ def test_examples_are_drawn_from_the_corpus_and_answered_confidently(built):
     assert drawn["What does BHA stand for?"] == "Borovian Harbour Authority (BHA)"
     assert drawn["What does NRC stand for?"] == "Northern Rail Corridor (NRC)"
     assert drawn["What is Quellmark?"] == "Quellmark"
+    # Not drawn: a person's name asked with "What is", a two-letter acronym.
+    assert not any("Ilsa" in q or "HP" in q for q in drawn), drawn
     assert report["examples"]["source"] == "corpus"
     questions = report["examples"]["questions"]
     assert questions and set(questions) <= set(drawn)

@@ -119,8 +119,13 @@ def candidates(index) -> dict[str, str]:
         acronyms: dict[str, tuple[int, str]] = {}
         for m in _ACRONYM.finditer(text):
             acronym = m.group(1)
-            # Capitals enough for an acronym, and not an ordinary word in capitals ("IT" beside "it").
-            is_acronym = sum(ch.isupper() for ch in acronym) >= 2 and words[acronym.lower()] < words[acronym]
+            # Capitals enough for an acronym, not an ordinary word in capitals ("IT" beside "it"), and long
+            # enough to be worth asking about (two letters are mostly common knowledge: AI, EU, UK).
+            is_acronym = (
+                len(acronym.rstrip("s")) >= 3
+                and sum(ch.isupper() for ch in acronym) >= 2
+                and words[acronym.lower()] < words[acronym]
+            )
             start = _spelled(acronym, text, m.start()) if is_acronym else None
             if start is not None:
                 defined = " ".join(text[start : m.end()].split())
@@ -129,7 +134,10 @@ def candidates(index) -> dict[str, str]:
         for m in _DEFINED.finditer(text):
             name = re.sub(r"^The\s+", "the ", m.group(1))
             head = name.removeprefix("the ").split()
-            if head and len(head[0]) > 2 and words[head[0].lower()] < words[head[0]]:  # a name, not "This"
+            # A name, not "This"; and one word or a "the ..." name: two bare capitalised words are mostly a
+            # person ("Asha Rao is a researcher"), for whom "What is" is the wrong question.
+            person = len(head) > 1 and not name.startswith("the ")
+            if head and len(head[0]) > 2 and words[head[0].lower()] < words[head[0]] and not person:
                 defined_names.setdefault(f"What is {name}?", (words[head[-1]], " ".join(m.group(1).split())))
         kinds = [
             sorted(found.items(), key=lambda kv: (-kv[1][0], kv[0])) for found in (acronyms, defined_names)
