@@ -126,7 +126,12 @@ def cmd_status(args) -> int:
     return 0
 
 
-def _format_answer(ans) -> str:
+def _format_answer(ans, documents: dict | None = None) -> str:
+    """The answer as a person reads it; ``documents`` (the index's manifest entries) tell which documents
+    have pages: one without (a text file with no form feeds) is cited by its section alone."""
+    from qa.wording import has_pages, location
+
+    documents = documents or {}
     lines = []
     if ans.message and not ans.abstained:
         lines.append(f"({ans.message})")
@@ -134,7 +139,9 @@ def _format_answer(ans) -> str:
         lines.append(ans.message)
         if ans.related:
             lines.append("\nRelated reading (not an answer):")
-            lines += [f"  - {c.title}, p. {c.page}: {c.quote[:200]}" for c in ans.related]
+            for c in ans.related:
+                where = location(c, has_pages(documents.get(c.doc)))
+                lines.append(f"  - {c.title}{', ' + where if where else ''}: {c.quote[:200]}")
         return "\n".join(lines)
     if ans.by_document:  # a question across documents: each document's quotes under its title
         for col in ans.by_document:
@@ -147,9 +154,8 @@ def _format_answer(ans) -> str:
     else:
         lines.append(f"\nconfidence {ans.confidence:.2f}")
     for c in ans.citations:
-        label = f" (printed {c.label})" if c.label and c.label != str(c.page) else ""
-        section = f", {' > '.join(c.section)}" if c.section else ""
-        lines.append(f"[{c.n}] {c.title}, p. {c.page}{label}{section} [{c.doc}:{c.start}-{c.end}]")
+        where = location(c, has_pages(documents.get(c.doc)))
+        lines.append(f"[{c.n}] {c.title}{', ' + where if where else ''} [{c.doc}:{c.start}-{c.end}]")
         for ref in c.references:
             lines.append(
                 f"    The document cites: {ref.get('label', '')}, {ref.get('title', '')}"
@@ -165,7 +171,7 @@ def cmd_ask(args) -> int:
     idx = load_index(s.index, backend=args.backend)
     history = [h for h in (args.history or [])]
     ans = idx.ask(args.question, history=history, docs=args.doc, k=args.k, retriever=args.retriever)
-    _out(args, ans.to_dict(), _format_answer(ans))
+    _out(args, ans.to_dict(), _format_answer(ans, idx.documents))
     return 0
 
 
