@@ -96,6 +96,12 @@ def test_a_document_that_is_no_filing_has_only_its_file_name():
     assert got == Identity(file_name="notes on rivers")
 
 
+def test_a_file_name_that_starts_with_a_year_names_no_company():
+    # "06_2008_Sichuan_earthquake": no words before the year, so no company name from the file name.
+    got = ident("06_2008_Sichuan_earthquake", "The 2008 Sichuan earthquake struck on 12 May 2008.")
+    assert got.year == 2008 and got.names == ()
+
+
 def test_identity_round_trips_through_a_dict():
     got = ident("NORTHWIND_2024Q2_10Q", TEN_Q.format(end="July 29, 2023", name="NORTHWIND TRADERS INC."))
     assert Identity.from_dict(got.to_dict()) == got

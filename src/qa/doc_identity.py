@@ -165,6 +165,8 @@ def _file_parts(stem: str) -> tuple[str, int | None, int | None, str | None]:
 def _capitalised(word: str, text: str) -> bool:
     """Whether the text never writes the word in lower case: a name, not a word ("Verizon", "MGM", but not
     the "Best" of "Best Buy" nor the "owls" of owls.txt, which the text also uses as words)."""
+    if not word:
+        return False
     found = re.findall(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text, re.I)
     return all(f[0].isupper() for f in found)
 
