@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import QAError
+from qa.ingest.corpus import sha256_file
 
 EXPORT_VERSION = 1  # bump when the exported graph or export.json changes: old cache entries are then unused
 OPSET = 17
@@ -82,7 +83,7 @@ def exported(model_path: str | Path, backend: str) -> Export:
             meta = _export_fp32(model_path, tmp)
         else:
             meta = _quantize(exported(model_path, "onnx"), tmp)
-        meta["sha256"] = _sha256(tmp / "model.onnx")
+        meta["sha256"] = sha256_file(tmp / "model.onnx")
         (tmp / "export.json").write_text(json.dumps(meta, indent=2))
         try:
             tmp.rename(folder)
@@ -112,14 +113,6 @@ def _read(folder: Path) -> Export | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _export_fp32(model_path: Path, out: Path) -> dict:
