@@ -205,3 +205,14 @@ def test_the_index_stores_each_documents_identity(fake_corpus, build_fake, tmp_p
     (corpus / "lakes.txt").write_text("Lakes hold water.\n", encoding="utf-8")
     build_fake(corpus, tmp_path / "index")
     assert qa.load_index(tmp_path / "index").identities["NORTHWIND_2023_10K.txt"].year == 2023
+
+
+def test_urls_are_blanked_token_by_token_even_in_a_long_run_without_spaces():
+    from qa.doc_identity import _without_urls
+
+    assert (
+        _without_urls("Visit pfizer.com or www.x.org, mail ir@x.net; Pfizer Inc.")
+        == "Visit   or   mail   Pfizer Inc."
+    )
+    run = "x" * 200_000  # the old pattern rescanned such a run from each character (the build hung)
+    assert _without_urls(f"{run} https://a.com/{run} Name") == f"{run}   Name"

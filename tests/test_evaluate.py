@@ -317,10 +317,10 @@ def test_exact_match_and_f1():
 
 
 def test_span_scores_best_gold_and_unanswerable():
-    assert span_scores("Konkan summer", ["Goa", "Konkan summer"], abstained=False) == (1.0, 1.0)
-    assert span_scores("", ["Konkan"], abstained=True) == (0.0, 0.0)
-    assert span_scores("", [], abstained=True) == (1.0, 1.0)
-    assert span_scores("anything", [], abstained=False) == (0.0, 0.0)
+    assert span_scores("Konkan summer", ["Goa", "Konkan summer"], declined=False) == (1.0, 1.0)
+    assert span_scores("", ["Konkan"], declined=True) == (0.0, 0.0)
+    assert span_scores("", [], declined=True) == (1.0, 1.0)
+    assert span_scores("anything", [], declined=False) == (0.0, 0.0)
 
 
 def test_em_f1_and_calibration_on_hand_made_records(result):
@@ -407,7 +407,8 @@ def test_baseline_comparison(result, tmp_path):
     earlier = json.loads(json.dumps({"metrics": result["metrics"], "questions": result["questions"]}))
     qs = {r["id"]: r for r in earlier["questions"]}
     qs["a1"].update(correct=False)  # was wrong, now right
-    qs["u1"].update(abstained=False)  # was answered, now abstained (right): newly right and newly abstained
+    qs["u1"].update(abstained=False, kind="answer")  # was answered, now abstained: newly right and abstained
+    qs["a3"].pop("kind")  # a record from before the kind field: read from ``abstained``
     qs["a4"].update(correct=True)  # unchanged: right before and now
     earlier["questions"] = [q for q in earlier["questions"] if q["id"] != "a2"]  # a2 is new
     earlier["questions"].append({**qs["a1"], "id": "gone"})

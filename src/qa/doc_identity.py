@@ -69,7 +69,7 @@ _PERIOD_ENDED = re.compile(
 _EVENT = re.compile(rf"date of report[^\n]*\n?[^\n]*?({_MONTH}[ \t]+\d{{1,2}},?[ \t]+(?:19|20)\d\d)", re.I)
 _QUARTER_WORDS = re.compile(r"\b(first|second|third|fourth)[ \t]+quarter\b", re.I)
 _FISCAL = re.compile(r"\bfiscal(?:[ \t]+year)?[ \t]+((?:19|20)\d\d)\b", re.I)
-_URLISH = re.compile(r"\S*(?:https?://|www\.|@|\.(?:com|net|org)\b)\S*", re.I)
+_URL_MARK = re.compile(r"https?://|www\.|@|\.(?:com|net|org)\b", re.I)
 _WORDS = re.compile(r"[A-Za-z0-9]+(?:&[A-Za-z0-9]+)*")
 
 
@@ -162,6 +162,12 @@ def _file_parts(stem: str) -> tuple[str, int | None, int | None, str | None]:
     return " ".join(name), year, quarter, form
 
 
+def _without_urls(text: str) -> str:
+    """The text with every whitespace-delimited token that holds a URL or address blanked, in linear time
+    (a pattern ``\\S*…\\S*`` rescans a long run without spaces from each of its characters)."""
+    return re.sub(r"\S+", lambda m: " " if _URL_MARK.search(m.group(0)) else m.group(0), text)
+
+
 def _capitalised(word: str, text: str) -> bool:
     """Whether the text never writes the word in lower case: a name, not a word ("Verizon", "MGM", but not
     the "Best" of "Best Buy" nor the "owls" of owls.txt, which the text also uses as words)."""
@@ -198,7 +204,7 @@ def identify(path: Path | None, title: str, pages: list, metadata: dict | None =
     tickers = [m.group(2) for m in listed] + [m.group(1) for m in _TICKER.finditer(text)][:1]
     names = list(dict.fromkeys(n for n in names if re.search(r"[A-Za-z]{2}", n)))
     firsts = [k[0] for k in (tuple(w for w in words(n) if w not in _LEGAL) for n in names) if k]
-    body = _URLISH.sub(" ", "\n".join(p.text for p in pages))  # "pfizer.com" is not the name as written
+    body = _without_urls("\n".join(p.text for p in pages))  # "pfizer.com" is not the name as written
     short = tuple(
         dict.fromkeys(w for w in firsts if len(w) >= 3 and w not in _LEGAL and _capitalised(w, body))
     )
