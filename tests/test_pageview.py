@@ -7,18 +7,13 @@ known: 12 pt type, lines from (72, 720) with a 20 pt leading, on a 612 × 792 pt
 import shutil
 from pathlib import Path
 
-import pytest
-
 from qa.ingest import ReadOptions, read_file
 from qa.ingest.corpus import FileReport
 from qa.pageview import OCR_BOXES, TEXT_LAYER, locate, merge_lines, page_html, place_quote, render_png
+from test_ingest_ocr import needs_tesseract, scanned_pdf
 
 W, H, SIZE, X0, Y0, LEAD = 612, 792, 12, 72, 720, 20
 CELL = 0.6 * SIZE
-
-needs_tesseract = pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="Debian's tesseract-ocr is not installed (.ci/run installs it)"
-)
 
 
 def courier_pdf(path: Path, pages: list[list[str]], rotate: int = 0) -> Path:
@@ -149,32 +144,18 @@ def test_locate_and_merge_lines_are_pure():
     assert merge_lines(rects) == [(0.1, 0.1, 0.3, 0.125), (0.05, 0.2, 0.1, 0.22)]
 
 
-def scanned_pdf(path: Path, lines: list[str]) -> Path:
-    """A page image only (150 dpi, lines drawn in DejaVu Sans at known pixel rows): no text layer."""
-    from matplotlib import font_manager
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 40)
-    image = Image.new("L", (1275, 1650), 255)
-    draw = ImageDraw.Draw(image)
-    for n, line in enumerate(lines):
-        draw.text((100, 100 + 100 * n), line, font=font, fill=0)
-    image.save(path, "PDF", resolution=150)
-    return path
-
-
 @needs_tesseract
 def test_an_ocr_page_is_marked_from_tesseracts_word_boxes(tmp_path):
     lines = ["Herons wade in shallow marshes.", "Egrets nest in tall reeds.", "Storks fly over."]
-    pdf = scanned_pdf(tmp_path / "scan.pdf", lines)
+    pdf = scanned_pdf(tmp_path / "scan.pdf", [lines])
     page = read(pdf)[0]
     assert page.ocr
     start = page.text.index("Egrets")
     placed = place_quote(pdf, 1, page.text, start, start + len("Egrets nest"), ocr=True)
     assert placed.source == OCR_BOXES
     ((x0, y0, x1, y1),) = placed.boxes
-    # line 2 is drawn 200-240 px down a 1650 px page, from x = 100 px of 1275
-    assert y0 <= 215 / 1650 <= y1 and y1 < 300 / 1650 and y0 > 150 / 1650
+    # line 2 is drawn 150-190 px down a 360 px page (test_ingest_ocr.scan), from x = 100 px of 1275
+    assert y0 <= 170 / 360 <= y1 and y1 < 225 / 360 and y0 > 115 / 360
     assert x0 <= 110 / 1275 and 0.15 < x1 < 0.5
 
 

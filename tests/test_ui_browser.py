@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reliability.serve import qa_server
+from test_ingest_ocr import scanned_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -63,19 +64,6 @@ The Kessel Bird Trust (KBT) funds the survey and publishes its results every aut
 SCAN_LINES = ["Egrets nest in tall reeds.", "Storks fly over the marsh at dawn."]
 
 
-def _scanned_pdf(path: Path, lines: list[str]) -> None:
-    """A page image only (150 dpi): the index reads it by OCR."""
-    from matplotlib import font_manager
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 40)
-    image = Image.new("L", (1275, 1650), 255)
-    draw = ImageDraw.Draw(image)
-    for n, line in enumerate(lines):
-        draw.text((100, 100 + 100 * n), line, font=font, fill=0)
-    image.save(path, "PDF", resolution=150)
-
-
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory):
     """`qa serve --build` over a small corpus made here: a Markdown guide and a scanned (OCR'd) PDF."""
@@ -83,7 +71,7 @@ def own_server(tmp_path_factory):
     corpus = root / "corpus"
     corpus.mkdir()
     (corpus / "herons.md").write_text(GUIDE, encoding="utf-8")
-    _scanned_pdf(corpus / "scan.pdf", SCAN_LINES)
+    scanned_pdf(corpus / "scan.pdf", [SCAN_LINES])
     log = root / "serve.log"
     with qa_server(root / "index", corpus, log, "--build", timeout=300) as base:
         yield {"base": base, "corpus": corpus, "index": root / "index"}
@@ -314,7 +302,7 @@ def test_an_ocr_page_is_highlighted_from_tesseracts_boxes(context, own_server):
     assert "Tesseract word boxes" in view.locator(".quote figcaption").inner_text()
     sheet, box = view.locator(".sheet").bounding_box(), view.locator("#hit").bounding_box()
     top = (box["y"] - sheet["y"]) / sheet["height"]
-    assert 180 / 1650 < top < 215 / 1650  # the second drawn line, 200-240 px down the 1650 px scan
+    assert 140 / 290 < top < 175 / 290  # the second line, drawn 150-190 px down the 290 px scan (scan())
     shot(view, "viewer-ocr.png")
 
 
