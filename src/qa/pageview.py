@@ -11,6 +11,7 @@ with the quote marked. Everything from a document is HTML-escaped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import shutil
@@ -94,39 +95,40 @@ def _unsafe_pages(path: str, mtime_ns: int) -> frozenset[int]:
         return frozenset()
 
 
-def _open_page(path: Path, n: int):
-    """(pdf, page) for 1-based page ``n``, or None where the page is missing or unsafe to render."""
+@contextlib.contextmanager
+def _locked_page(path: Path, n: int):
+    """1-based page ``n`` of the PDF, opened under PDFium's lock and closed after; None where the page is
+    missing or unsafe to render."""
     import pypdfium2 as pdfium
 
-    if n - 1 in _unsafe_pages(str(path), path.stat().st_mtime_ns):
-        return None
-    try:
-        pdf = pdfium.PdfDocument(path)
-    except Exception:
-        return None
-    if not 1 <= n <= len(pdf):
-        pdf.close()
-        return None
-    return pdf, pdf[n - 1]
+    from qa.ingest.pdf import PDFIUM_LOCK
+
+    with PDFIUM_LOCK:
+        if n - 1 in _unsafe_pages(str(path), path.stat().st_mtime_ns):
+            yield None
+            return
+        try:
+            pdf = pdfium.PdfDocument(path)
+        except Exception:
+            yield None
+            return
+        try:
+            yield pdf[n - 1] if 1 <= n <= len(pdf) else None
+        finally:
+            pdf.close()
 
 
 def render_png(path: Path, n: int, width: int = IMAGE_WIDTH) -> bytes | None:
     """Page ``n`` of a PDF as PNG bytes, ``width`` pixels wide; None where it cannot be rendered."""
     import io
 
-    from qa.ingest.pdf import PDFIUM_LOCK
-
-    with PDFIUM_LOCK:
-        opened = _open_page(path, n)
-        if opened is None:
+    with _locked_page(path, n) as page:
+        if page is None:
             return None
-        pdf, page = opened
         try:
             image = page.render(scale=width / max(page.get_width(), 1)).to_pil()
         except Exception:
             return None
-        finally:
-            pdf.close()
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()
@@ -134,21 +136,14 @@ def render_png(path: Path, n: int, width: int = IMAGE_WIDTH) -> bytes | None:
 
 def place_quote(path: Path, n: int, page_text: str, start: int | None, end: int | None, ocr: bool):
     """The Placement of ``page_text[start:end]`` on page ``n`` of the PDF at ``path`` (None: no page)."""
-    from qa.ingest.pdf import PDFIUM_LOCK
-
-    with PDFIUM_LOCK:
-        opened = _open_page(path, n)
-        if opened is None:
+    with _locked_page(path, n) as page:
+        if page is None:
             return None
-        pdf, page = opened
-        try:
-            size = (page.get_width(), page.get_height())
-            if start is None or end is None or not 0 <= start < end <= len(page_text):
-                return Placement(size)
-            if not ocr:
-                return _text_layer(page, size, page_text, start, end)
-        finally:
-            pdf.close()
+        size = (page.get_width(), page.get_height())
+        if start is None or end is None or not 0 <= start < end <= len(page_text):
+            return Placement(size)
+        if not ocr:
+            return _text_layer(page, size, page_text, start, end)
     return _ocr_placement(path, n, size, page_text, start, end)
 
 
@@ -185,17 +180,11 @@ def _page_words(path: str, mtime_ns: int, n: int) -> tuple[tuple, tuple[int, int
     """Tesseract's words on page ``n`` rendered as the index read it (300 dpi, grey), and the image size;
     cached, as Tesseract takes seconds a page."""
     from qa.ingest.ocr import DPI
-    from qa.ingest.pdf import PDFIUM_LOCK
 
-    with PDFIUM_LOCK:
-        opened = _open_page(Path(path), n)
-        if opened is None:
+    with _locked_page(Path(path), n) as page:
+        if page is None:
             return (), (1, 1)
-        pdf, page = opened
-        try:
-            image = page.render(scale=DPI / 72, grayscale=True).to_pil()
-        finally:
-            pdf.close()
+        image = page.render(scale=DPI / 72, grayscale=True).to_pil()
     return tuple(ocr_words(image)), image.size
 
 
