@@ -31,6 +31,7 @@ class Part:
     hits: list[Hit]
     cands: list[Cand]  # by the model's score, best first
     confidence: float = 0.0
+    unsupported: bool = False  # nothing in the retrieved passages to quote for it (see _unsupported)
 
     @property
     def best(self) -> Cand | None:
@@ -75,8 +76,9 @@ def rank(index, part: Part, model) -> Part:
         cand.score = float(s)
     ranked = sorted(part.cands, key=lambda c: -c.score)
     kept = [c for c in ranked if _holds(index, part.q, c)] if part.q.kind in _STRICT else ranked
-    if not kept or _unsupported(index, part):
-        return Part(part.q, part.hits, ranked, 0.0)
+    unsupported = _unsupported(index, part)
+    if not kept or unsupported:
+        return Part(part.q, part.hits, ranked, 0.0, unsupported)
     second = kept[1].score if len(kept) > 1 else 0.0
     conf = model.confidence(calibration_row(part.q, kept[0].x, kept[0].score, second))
     return Part(part.q, part.hits, kept, conf)
@@ -122,7 +124,7 @@ def finish(index, question: str, parts: list[Part], model, k: int, message: str 
     answered = [p for p in parts if p.best is not None and p.confidence >= model.threshold]
     if not answered:
         first = parts[0]
-        found = [] if _unsupported(index, first) else evidence(index, first.q, first.cands)
+        found = [] if first.unsupported else evidence(index, first.q, first.cands)
         if found:
             shown = compose(index, [(first.q, found)], question, first.confidence, hits, EVIDENCE)
             return replace(shown, kind="evidence")
