@@ -132,6 +132,11 @@ def _format_answer(ans, documents: dict | None = None) -> str:
     from qa.wording import has_pages, location
 
     documents = documents or {}
+
+    def titled(c) -> str:
+        where = location(c, has_pages(documents.get(c.doc)))
+        return f"{c.title}, {where}" if where else c.title
+
     lines = []
     if ans.message and not ans.abstained:
         lines.append(f"({ans.message})")
@@ -140,8 +145,7 @@ def _format_answer(ans, documents: dict | None = None) -> str:
         if ans.related:
             lines.append("\nRelated reading (not an answer):")
             for c in ans.related:
-                where = location(c, has_pages(documents.get(c.doc)))
-                lines.append(f"  - {c.title}{', ' + where if where else ''}: {c.quote[:200]}")
+                lines.append(f"  - {titled(c)}: {c.quote[:200]}")
         return "\n".join(lines)
     if ans.by_document:  # a question across documents: each document's quotes under its title
         for col in ans.by_document:
@@ -154,8 +158,7 @@ def _format_answer(ans, documents: dict | None = None) -> str:
     else:
         lines.append(f"\nconfidence {ans.confidence:.2f}")
     for c in ans.citations:
-        where = location(c, has_pages(documents.get(c.doc)))
-        lines.append(f"[{c.n}] {c.title}{', ' + where if where else ''} [{c.doc}:{c.start}-{c.end}]")
+        lines.append(f"[{c.n}] {titled(c)} [{c.doc}:{c.start}-{c.end}]")
         for ref in c.references:
             lines.append(
                 f"    The document cites: {ref.get('label', '')}, {ref.get('title', '')}"
