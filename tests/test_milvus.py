@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -135,6 +136,34 @@ def test_an_update_killed_half_way_is_redone_in_full(fake_corpus, fake_settings,
     assert idx.gen == standby and len(idx.chunks) == idx.manifest["counts"]["chunks"]
     assert idx.search("overture flutes", k=1, retriever="bm25")[0].chunk.doc == "music.txt"
     assert idx.search("crisp apples", k=1, retriever="bm25")[0].chunk.doc == "fruit/apples.txt"
+
+
+def test_a_writer_without_the_lock_that_swapped_in_meanwhile_stops_the_other(
+    fake_index, location, monkeypatch
+):
+    """``qa index --from`` holds no update lock: if another writer moved the alias while it wrote, it
+    refuses to swap (it may have written the same standby) and says to run it again."""
+    from qa.errors import IndexProblem
+
+    _, folder = fake_index
+    write_index(location, folder)
+    put_meta, nested = MilvusStore.put_meta, []
+
+    def put_meta_then_another_writer(self, gen, meta, generation):
+        put_meta(self, gen, meta, generation)
+        if not nested:
+            nested.append("writing")
+            nested[0] = write_index(location, folder)  # swaps generation 2 in under the first writer
+
+    monkeypatch.setattr(MilvusStore, "put_meta", put_meta_then_another_writer)
+    with pytest.raises(IndexProblem, match="was swapped in while this one was written.*run it again"):
+        write_index(location, folder)
+    assert nested[0]["generation"] == 2
+    monkeypatch.undo()
+    again = write_index(location, folder)
+    assert again["generation"] == 3
+    idx = load_milvus(location)
+    assert idx.generation == 3 and len(idx.chunks) == idx.manifest["counts"]["chunks"]
 
 
 def test_cli_index_from_a_folder_then_status_and_ask(fake_index, location, capsys):
@@ -315,13 +344,57 @@ def test_two_replicas_share_the_index_uploads_and_the_loss_of_one(
             r.stop()
 
 
+def test_two_uploads_through_two_replicas_at_the_same_moment_both_land(
+    fake_corpus, fake_settings, location, tmp_path
+):
+    """Each update holds the corpus's update lock (qa.milvus.lock) from reading the live generation to the
+    alias swap: the second waits, builds on the first's generation, and neither upload is lost."""
+    corpus = fake_corpus()
+    _milvus_build(corpus, location, fake_settings)
+    replicas = [_Replica(location, corpus, tmp_path / f"serve{i}.log") for i in (1, 2)]
+    files = {
+        "harbour.txt": b"Ferries cross the harbour at dawn.\n",
+        "bakery.txt": b"Bakers knead sourdough before sunrise.\n",
+    }
+    try:
+        for r in replicas:
+            r.wait()
+        barrier = threading.Barrier(2)
+
+        def upload(replica: _Replica, name: str, data: bytes) -> httpx.Response:
+            barrier.wait()
+            return httpx.post(f"{replica.url}/api/documents", files={"file": (name, data)}, timeout=300)
+
+        with ThreadPoolExecutor(2) as pool:
+            done = list(pool.map(upload, replicas, files, files.values()))
+        assert [r.status_code for r in done] == [201, 201], [r.text for r in done]
+        assert {r.json()["doc"] for r in done} == {"uploads/harbour.txt", "uploads/bakery.txt"}
+        logs = "".join(r.log.read_text() for r in replicas)
+        assert "waits for another update of the index" in logs  # they did overlap: one waited
+
+        assert {"uploads/harbour.txt", "uploads/bakery.txt"} <= set(_files(corpus))
+        idx = load_milvus(location)
+        assert {"uploads/harbour.txt", "uploads/bakery.txt"} <= set(idx.documents)
+        assert len(idx.chunks) == idx.manifest["counts"]["chunks"] and idx.generation == 3
+        for r in replicas:
+            assert r.ask("Which ferries cross the harbour?")["citations"][0]["doc"] == "uploads/harbour.txt"
+            assert r.ask("Which bakers knead sourdough?")["citations"][0]["doc"] == "uploads/bakery.txt"
+            listed = {d["id"] for d in httpx.get(f"{r.url}/api/documents", timeout=30).json()["documents"]}
+            assert {"uploads/harbour.txt", "uploads/bakery.txt", "music.txt"} <= listed
+    finally:
+        for r in replicas:
+            r.stop()
+
+
 def _swallow(call) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the replica was killed under it
         call()
 
 
 def _files(corpus) -> list[str]:
-    return [p.relative_to(corpus).as_posix() for p in sorted(corpus.rglob("*")) if p.is_file()]
+    """The corpus's documents: dot files (the update lock, a half-written upload) are none of them."""
+    rels = [p.relative_to(corpus).as_posix() for p in sorted(corpus.rglob("*")) if p.is_file()]
+    return [r for r in rels if not any(part.startswith(".") for part in r.split("/"))]
 
 
 @pytest.mark.milvus

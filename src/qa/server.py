@@ -5,6 +5,7 @@ upload that re-indexes and swaps in a new `Index` never changes an answer in fli
 uvicorn are imported inside functions: `qa --help` stays fast.
 """
 
+import contextlib
 import html
 import os
 import secrets
@@ -17,6 +18,8 @@ from qa import links, pageview
 from qa.config import Settings
 from qa.errors import IndexProblem, QAError, UsageError
 from qa.links import doc_links
+from qa.milvus import Location
+from qa.milvus.lock import update_lock
 from qa.uploads import (
     UPLOAD_FOLDER,
     UploadRejected,
@@ -32,6 +35,8 @@ DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
 # file plus multipart framing; any other API request (a question and its history) is small JSON.
 MULTIPART_SLACK = 64 * 1024
 MAX_JSON_BODY = 1024 * 1024
+# How long an upload to an index in Milvus waits for another replica's update before it is refused (503).
+UPLOAD_WAIT_S = 300
 _MEDIA = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -153,6 +158,28 @@ class Service:
             return None
         return pageview.place_quote(found[0], view["page"], view["text"], start, end, view["ocr"])
 
+    def _shared_update(self, name: str, progress):
+        """An index in Milvus is shared by replicas: one update at a time across all of them, held from
+        choosing the file's name to the alias swap (``qa.milvus.lock``, in the corpus folder they share).
+        A folder index has this one process, which ``_update`` serialises."""
+        if not isinstance(self.settings.index, Location):
+            return contextlib.nullcontext()
+        if not self.corpus.is_dir():  # an update reads the whole corpus: without it, it would remove it all
+            raise UploadRejected(
+                f"this replica has no corpus folder ({self.corpus}): upload through a replica that shares it",
+                503,
+            )
+
+        def say(message: str) -> None:
+            print(f"qa serve: {message}", file=sys.stderr, flush=True)
+            if progress:
+                progress("waiting for another update", 0, 1)
+
+        def busy(message: str) -> UploadRejected:
+            return UploadRejected(f"{message}; nothing was saved", 503)
+
+        return update_lock(self.corpus, f"the upload of {name}", say, UPLOAD_WAIT_S, busy)
+
     def upload(self, filename: str, data: bytes, progress=None) -> dict:
         """Check, save under corpus/uploads/ and index one file; a rejected file changes nothing."""
         from qa.index import build_index, load_index
@@ -162,34 +189,39 @@ class Service:
         check_content(name, data, self.max_upload)
         with self._update:
             meta, n_chunks = validate_readable(name, data, self.settings)
-            folder = self.corpus / UPLOAD_FOLDER
-            folder.mkdir(parents=True, exist_ok=True)
-            dest, same = free_name(folder, name, data, sha256_file)
-            rel = dest.relative_to(self.corpus).as_posix()
-            if same and rel in self.index.documents:
-                return {"status": "unchanged", "doc": rel, "message": f"{rel} is already in the corpus"}
-            # A dot file is not a corpus file: no build can see it half-written.
-            part = folder / f".{dest.name}.part"
-            old = self.index
-            try:
-                part.write_bytes(data)
-                os.replace(part, dest)
-                report = build_index(
-                    self.corpus, self.settings.index, self.settings, embedder=old.embedder, progress=progress
-                )
-                new = load_index(self.settings.index, embedder=old.embedder)
-            except BaseException as e:
-                part.unlink(missing_ok=True)
-                dest.unlink(missing_ok=True)
-                if isinstance(e, OSError):  # disk full, quota, I/O error: say so, not a bare 500
-                    raise storage_error(name, e) from None
-                raise
-            if rel not in new.documents:  # the build skipped it after all: undo, keep the old index
-                dest.unlink(missing_ok=True)
-                reason = next((s["reason"] for s in report["skipped"] if s["path"] == rel), "not indexed")
-                build_index(self.corpus, self.settings.index, self.settings, embedder=old.embedder)
-                raise UploadRejected(f"cannot index {name}: {reason}", 422)
-            self.index = new  # the swap: requests that already hold `old` finish with it
+            with self._shared_update(name, progress):
+                folder = self.corpus / UPLOAD_FOLDER
+                folder.mkdir(parents=True, exist_ok=True)
+                dest, same = free_name(folder, name, data, sha256_file)
+                rel = dest.relative_to(self.corpus).as_posix()
+                if same and rel in self.index.documents:
+                    return {"status": "unchanged", "doc": rel, "message": f"{rel} is already in the corpus"}
+                # A dot file is not a corpus file: no build can see it half-written.
+                part = folder / f".{dest.name}.part"
+                old = self.index
+                try:
+                    part.write_bytes(data)
+                    os.replace(part, dest)
+                    report = build_index(
+                        self.corpus,
+                        self.settings.index,
+                        self.settings,
+                        embedder=old.embedder,
+                        progress=progress,
+                    )
+                    new = load_index(self.settings.index, embedder=old.embedder)
+                except BaseException as e:
+                    part.unlink(missing_ok=True)
+                    dest.unlink(missing_ok=True)
+                    if isinstance(e, OSError):  # disk full, quota, I/O error: say so, not a bare 500
+                        raise storage_error(name, e) from None
+                    raise
+                if rel not in new.documents:  # the build skipped it after all: undo, keep the old index
+                    dest.unlink(missing_ok=True)
+                    reason = next((s["reason"] for s in report["skipped"] if s["path"] == rel), "not indexed")
+                    build_index(self.corpus, self.settings.index, self.settings, embedder=old.embedder)
+                    raise UploadRejected(f"cannot index {name}: {reason}", 422)
+                self.index = new  # the swap: requests that already hold `old` finish with it
         entry = document_entry(new.documents[rel])
         return {
             "status": "added",

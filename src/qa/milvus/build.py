@@ -2,7 +2,8 @@
 
 The live generation is read back into a scratch index folder, so ``qa.index.build_index`` updates it as it
 updates any folder (only added and changed files are read and embedded); ``sync`` then writes the changed
-documents into the standby generation and swaps it in. The scratch folder is removed afterwards.
+documents into the standby generation and swaps it in. The scratch folder is removed afterwards. One
+update at a time: ``qa.milvus.lock``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from qa.examples import FILE as EXAMPLES
 from qa.milvus import Location
+from qa.milvus.lock import update_lock
 from qa.milvus.store import MilvusStore, key, unit_key
 from qa.milvus.sync import write_index
 
@@ -46,13 +48,18 @@ def export(store: MilvusStore, gen: str, folder: Path) -> None:
 def build_milvus(
     corpus, location: Location, settings=None, embedder=None, rebuild=False, progress=None, log=None
 ) -> dict:
-    """``qa.index.build_index`` into Milvus: the same report, plus ``milvus`` (what was written)."""
+    """``qa.index.build_index`` into Milvus: the same report, plus ``milvus`` (what was written). Holds the
+    corpus's update lock (``qa.milvus.lock``) from reading the live generation to moving the alias, so an
+    update through another replica is waited for and built upon, never overwritten."""
     from qa.index import build_index
 
     store = MilvusStore(location)
-    with tempfile.TemporaryDirectory(prefix="qa-milvus-") as tmp:
+    with (
+        update_lock(corpus, f"the update of {location}", say=log),
+        tempfile.TemporaryDirectory(prefix="qa-milvus-") as tmp,
+    ):
         folder = Path(tmp) / "index"
-        live = store.live()
+        live = store.live()  # read under the lock: whatever another replica swapped in is the base
         if live and not rebuild and store.meta(live):
             export(store, live, folder)
         report = build_index(corpus, folder, settings, embedder, rebuild, progress, log)

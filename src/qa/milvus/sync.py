@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from qa.errors import IndexProblem
 from qa.examples import FILE as EXAMPLES
 from qa.milvus import Location
 from qa.milvus.manifest import signature
@@ -80,6 +81,16 @@ def write_index(location: Location, folder: str | Path) -> dict:
         meta["examples"] = json.loads(examples.read_text(encoding="utf-8"))
     store.put_meta(gen, meta, number)
     store.flush(gen)
+    now = store.live()
+    if (now, store.generation(live) if live else 0) != (live, number - 1):
+        # Another writer that did not hold the update lock (qa.milvus.lock) swapped in meanwhile, and may
+        # have written this generation too: refuse the swap; the next update rewrites the standby in full.
+        if now != gen:
+            store.clear_meta(gen)
+        raise IndexProblem(
+            f"another update of {location} was swapped in while this one was written; nothing of this "
+            "one is visible: run it again (and run updates one at a time: qa index --from holds no lock)"
+        )
     store.swap(gen)
     return {
         "uri": location.uri,
