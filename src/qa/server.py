@@ -19,7 +19,6 @@ from qa.config import Settings
 from qa.errors import IndexProblem, QAError, UsageError
 from qa.links import doc_links
 from qa.milvus import Location
-from qa.milvus.lock import update_lock
 from qa.uploads import (
     UPLOAD_FOLDER,
     UploadRejected,
@@ -164,6 +163,8 @@ class Service:
         A folder index has this one process, which ``_update`` serialises."""
         if not isinstance(self.settings.index, Location):
             return contextlib.nullcontext()
+        from qa.milvus.lock import update_lock
+
         if not self.corpus.is_dir():  # an update reads the whole corpus: without it, it would remove it all
             raise UploadRejected(
                 f"this replica has no corpus folder ({self.corpus}): upload through a replica that shares it",
