@@ -205,6 +205,7 @@ def test_a_replica_answers_with_no_index_or_corpus_on_its_disk(fake_index, locat
     from dataclasses import replace
 
     from qa.server import Service
+    from qa.uploads import UploadRejected
 
     write_index(location, fake_index[1])
     service = Service(replace(fake_settings(), index=location, corpus=tmp_path / "no-corpus-here"))
@@ -212,6 +213,11 @@ def test_a_replica_answers_with_no_index_or_corpus_on_its_disk(fake_index, locat
     assert st["counts"]["documents"] == 5 and "stale" not in st and st["index"] == str(location)
     assert service.ask("Which apples are crisp?").citations[0].doc == "fruit/apples.txt"
     assert service.page("music.txt", 2)["text"].startswith("Pianos need tuning")
+    # Its update would read an empty corpus and remove every document: it refuses uploads instead.
+    with pytest.raises(UploadRejected, match="no corpus folder") as refused:
+        service.upload("harbour.txt", b"Ferries cross the harbour at dawn.\n")
+    assert refused.value.status == 503 and not (tmp_path / "no-corpus-here").exists()
+    assert load_milvus(location).generation == 1
 
 
 @pytest.mark.milvus  # pymilvus retries a lost server for ~30 s before it gives up
