@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.doc_identity import Asked, Identity, asked, identify, named_documents, without_names
+from qa.doc_identity import (
+    Asked,
+    Identity,
+    asked,
+    filing_title,
+    identify,
+    is_title,
+    named_documents,
+    without_names,
+)
 from qa.records import Page
 
 TEN_K = """UNITED STATES
@@ -56,6 +65,35 @@ def test_a_10k_cover_gives_registrant_ticker_form_and_fiscal_year():
     # "good" is a word the filing also writes in lower case: not a one-word name of the company
     assert got.short == ()
     assert ("good", "harvest", "foods") in got.name_keys()
+
+
+def test_a_filings_title_is_its_registrant_form_and_period_with_the_fiscal_year_it_does_not_say():
+    cover = TEN_K.format(end="December 31, 2022", name="HERON FREIGHT INC.", ticker="HRN")
+    pages = pages_of(cover)
+    assert filing_title(pages, ident("HERON_2022_10K", cover)) == (
+        "HERON FREIGHT INC. Form 10-K for the fiscal year ended December 31, 2022"
+    )
+    # a 52-week year's quarter ends in the calendar year before the fiscal year named after it
+    q2 = TEN_Q.format(end="July 29, 2023", name="GOOD HARVEST CO.")
+    assert filing_title(pages_of(q2), ident("GOODHARVEST_2024Q2_10Q", q2)) == (
+        "GOOD HARVEST CO. Form 10-Q for the quarterly period ended July 29, 2023 (fiscal 2024, Q2)"
+    )
+    release = RELEASE.format(upper="HERON", name="Heron Freight Inc.", ticker="HRN")
+    assert filing_title(pages_of(release), ident("HERON_2022Q4_EARNINGS", release)) is None  # no cover
+
+
+@pytest.mark.parametrize(
+    ("title", "ok"),
+    [
+        ("0000320193-23-000106", False),
+        ("  ", False),
+        (None, False),
+        ("Q4 2022", False),
+        ("AI Strategy 2019", True),
+    ],
+)
+def test_an_identifier_of_digits_and_dashes_is_no_title(title, ok):
+    assert is_title(title) is ok
 
 
 def test_a_52_week_year_ending_in_the_first_days_of_january_is_the_year_before():

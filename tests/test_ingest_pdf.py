@@ -171,3 +171,26 @@ def test_page_that_inflates_past_the_limit_is_never_given_to_pdfium(tmp_path, ma
         _, pages, report = read(f, extractor)
         assert "harbours" in pages[0].text and pages[1].text == ""
         assert report.warnings == ["page 2: not read (its content inflates past 4 MiB)"]
+
+
+COVER = [
+    "FORM 10-K",
+    "For the fiscal year ended December 31, 2022",
+    "HERON FREIGHT INC.",
+    "(Exact name of registrant as specified in its charter)",
+]
+
+
+def test_an_accession_number_is_no_title_a_filings_cover_says_what_it_is(tmp_path, make_pdf):
+    accession = "0000320193-23-000106"  # EDGAR's PDFs often carry it as their metadata title
+    f = make_pdf(tmp_path / "HERON_2022_10K.pdf", [COVER, ["Revenue grew on our routes."]], title=accession)
+    doc, _, _ = read(f, "pypdfium2")
+    assert doc.title == "HERON FREIGHT INC. Form 10-K for the fiscal year ended December 31, 2022"
+    # a filing's cover wins over a metadata title that is only the cover's first line
+    g = make_pdf(tmp_path / "heron.pdf", [COVER], title="UNITED STATES SECURITIES AND EXCHANGE COMMISSION")
+    assert read(g, "pypdfium2")[0].title.startswith("HERON FREIGHT INC. Form 10-K")
+    # no cover: the metadata title if it reads as one, else what the first page says
+    h = make_pdf(tmp_path / "memo.pdf", [["Port Budget Memo"], ["The port grew."]], title=accession)
+    assert read(h, "pypdfium2")[0].title == "Port Budget Memo"
+    m = make_pdf(tmp_path / "memo2.pdf", [["Port Budget Memo"]], title="Harbour Plan 2024")
+    assert read(m, "pypdfium2")[0].title == "Harbour Plan 2024"

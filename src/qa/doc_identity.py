@@ -247,6 +247,32 @@ def identify(path: Path | None, title: str, pages: list, metadata: dict | None =
     )
 
 
+def filing_title(pages: list, ident: Identity) -> str | None:
+    """A title for a filing from what its cover says: the registrant, the form and the period, and the fiscal
+    year and quarter where the period's end does not say them ("BEST BUY CO., INC. Form 10-Q for the
+    quarterly period ended July 29, 2023 (fiscal 2024, Q2)": a question asks for "Q2 of FY2024"); None where
+    the first pages name no registrant (not a filing's cover)."""
+    text = "\n".join(p.text for p in pages[:FIRST_PAGES])
+    m = _REGISTRANT.search(text)
+    if not m or not re.search(r"[A-Za-z]{2}", m.group(1)):
+        return None
+    parts = [m.group(1).strip(" ,")]
+    if ident.form:
+        parts.append(f"Form {ident.form}")
+    if ended := _PERIOD_ENDED.search(text):
+        parts.append(f"for the {ended.group(1).lower()} ended {' '.join(ended.group(2).split())}")
+    end_year = int(ident.date[:4]) if ident.date else None
+    if ident.year and (ident.quarter or ident.year != end_year):
+        parts.append(f"(fiscal {ident.year}" + (f", Q{ident.quarter})" if ident.quarter else ")"))
+    return " ".join(parts)
+
+
+def is_title(text: str | None) -> bool:
+    """Whether a metadata title reads as one: some word in it, not an identifier made of digits and dashes
+    (EDGAR's accession numbers, "0000320193-23-000106", are the titles of many filings' PDFs)."""
+    return bool(text and re.search(r"[A-Za-z]{2}", text))
+
+
 def _pdf_metadata(path: Path | None) -> dict:
     """A PDF's title, subject and keywords (EDGAR's subject: "Form 10-K … for the period ending …")."""
     if path is None or path.suffix.lower() != ".pdf":

@@ -2,15 +2,18 @@
 
 pypdf opens the file (encryption with an empty password, page count), gives the printed page labels from
 /PageLabels and the metadata title; where a PDF has no labels, a number printed alone on a page's first or
-last line is its label. The text comes from the extractor in ``Settings.pdf_text``, chosen by retrieval and
-speed measured together (``bench/extractors.py``, table in the README): ``pypdfium2`` by default (15× faster
-than pypdf's extraction, retrieval as good or better); ``pypdfium2-cells`` and ``pypdf-layout`` keep table
-columns as tab-separated cells (measured: they lower retrieval today, rows crowd the hits); ``pypdf`` as
-before. The plain extractors' text gets tabs only in the rows of financial statements and their period
-headings (``qa.ingest.tables``), so each row is chunked with its table's title and header. A file
-pypdfium2 cannot open is read with pypdf; a page whose content would inflate past ``INFLATE_LIMIT`` is not
-read. Pages with no text layer are OCR'd where they hold an image (qa.ingest.ocr);
-the rest are reported.
+last line is its label. A filing's title is what its cover says (registrant, form, period: EDGAR's PDFs
+often have an accession number as their metadata title), else the metadata title where it has a word,
+else the first page's first lines.
+
+The text comes from the extractor in ``Settings.pdf_text``, chosen by retrieval and speed measured together
+(``bench/extractors.py``, table in the README): ``pypdfium2`` by default (15× faster than pypdf's
+extraction, retrieval as good or better); ``pypdfium2-cells`` and ``pypdf-layout`` keep table columns as
+tab-separated cells (measured: they lower retrieval today, rows crowd the hits); ``pypdf`` as before. The
+plain extractors' text gets tabs only in the rows of financial statements and their period headings
+(``qa.ingest.tables``), so each row is chunked with its table's title and header. A file pypdfium2 cannot
+open is read with pypdf; a page whose content would inflate past ``INFLATE_LIMIT`` is not read. Pages with
+no text layer are OCR'd where they hold an image (qa.ingest.ocr); the rest are reported.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from qa.doc_identity import filing_title, identify, is_title
 from qa.errors import IngestError
 from qa.ingest.corpus import FileReport
 from qa.ingest.normalise import first_block_title, pages_from_texts
@@ -92,7 +96,12 @@ def read_pdf(path: Path, doc: str, report: FileReport, options=None) -> tuple[Do
     except Exception:
         meta_title = None
     first = next((p.text for p in pages if p.text), "")
-    title = meta_title or first_block_title(first) or path.stem
+    if not is_title(meta_title):
+        meta_title = None  # an accession number ("0000320193-23-000106") is no title
+    # A filing's cover says what it is (registrant, form, period); its metadata title is often an accession
+    # number or the cover's first line ("UNITED STATES SECURITIES AND EXCHANGE COMMISSION").
+    title = filing_title(pages, identify(path, meta_title or "", pages)) or meta_title
+    title = title or first_block_title(first) or path.stem
     return Document(doc=doc, title=title, format="pdf", pages=n), pages
 
 
