@@ -8,7 +8,19 @@ import pytest
 
 import qa
 from qa.errors import UsageError
-from qa.retrieve import RRF_K, _with_leaders, fuse, search
+from qa.retrieve import (
+    PER_TABLE_PAGE,
+    RRF_K,
+    TABLE_ROWS,
+    _with_leaders,
+    expand_acronyms,
+    fuse,
+    label_initials,
+    layout,
+    page_terms,
+    search,
+    spread,
+)
 
 # Five one-sentence documents (one chunk each) whose words barely overlap: "hunt" is the only shared word.
 DOCS = {
@@ -319,3 +331,101 @@ def test_inside_the_named_documents_the_name_no_longer_ranks_passages(tmp_path, 
     # the same words with the document given explicitly: the name's repetitions count
     hits = search(idx, "Heron Freight revenue", k=3, retriever="bm25", docs=["HERON_2022_10K.txt"])
     assert hits[0].chunk.text == "Heron Freight is Heron Freight."
+
+
+# ---------------------------------------------------------------- table pages, pages spread, acronyms
+
+# A paged report (form feeds): prose on page 1, a statement on page 2 (title, header, rows), prose on page 3
+# (chunks of a few words: one sentence each).
+REPORT = (
+    "Our plants ran well. Capital projects grew.\n"
+    "\f"
+    "Balance Sheet\n"
+    "Item\t2022\t2021\n"
+    "Property, plant and equipment, net\t120\t110\n"
+    "Capital stock\t5\t4\n"
+    "Capital surplus\t3\t2\n"
+    "Capital leases\t1\t1\n"
+    "\f"
+    "Spending rose in the north and the south.\n\nPlans grew in the east and the west.\n\n"
+    "Leases fell in the towns and the cities.\n"
+)
+
+
+@pytest.fixture
+def report(tmp_path, fake_corpus, build_fake):
+    build_fake(fake_corpus({"acme/report.txt": REPORT, **DOCS}), tmp_path / "report", max_tokens=12)
+    return qa.load_index(tmp_path / "report")
+
+
+def test_label_initials_read_and_as_skipped_or_written_n():
+    got = label_initials("Property, plant and equipment, net")
+    assert ("ppe", "property plant and equipment") in got  # "PP&E"
+    assert ("ppne", "property plant and equipment") in got  # "PPNE", as "JnJ" writes "and"
+    assert ("ppen", "property plant and equipment net") in got
+    assert not any(phrase.startswith("and") or phrase.endswith("and") for _, phrase in got)
+
+
+def test_an_acronym_is_searched_as_the_row_label_it_spells(report):
+    q = "Did PPNE grow?"
+    assert expand_acronyms(report, q, ["acme/report.txt"]) == f"{q} property plant and equipment"
+    assert expand_acronyms(report, "Did PP&E grow?", ["acme/report.txt"]).endswith("plant and equipment")
+    assert expand_acronyms(report, q, None) == q  # the whole corpus: no document's line items
+    assert expand_acronyms(report, "Did AI grow?", ["acme/report.txt"]) == "Did AI grow?"  # two capitals
+    hits = search(report, q, k=3, docs=["acme"], retriever="bm25")
+    assert hits[0].chunk.text.startswith("Property, plant and equipment, net")
+    assert search(report, q, k=3, retriever="bm25") == []  # "PPNE" and "grow" are in no chunk
+
+
+def test_the_rows_of_a_table_page_share_the_pages_rank_and_prose_keeps_its_own(report):
+    lay = layout(report)
+    rows = [i for i, c in enumerate(report.chunks) if c.doc == "acme/report.txt" and c.page == 2]
+    assert len(rows) >= TABLE_ROWS and len({int(lay.unit[r]) for r in rows}) == 1
+    prose = [i for i, c in enumerate(report.chunks) if c.doc == "acme/report.txt" and c.page != 2]
+    assert len({int(lay.unit[r]) for r in prose}) == len(prose)  # each prose chunk is its own unit
+    query = "capital"
+    qvec, lex = report.embed_query(query), report.lexical.scores(query)
+    candidates = rows + prose
+    terms = page_terms(report, qvec, lex, candidates)
+    assert len({terms[r] for r in rows}) == 1
+    # by hand: the table page by its rows' BM25 sum and mean similarity, each prose chunk by its own
+    units = [rows] + [[r] for r in prose]
+    lexical = [float(lex[u].sum()) for u in units]
+    dense = [float(np.mean(np.asarray(report.vectors[u]) @ qvec)) for u in units]
+
+    def rank(scores, i):
+        return 1 + sum(s > scores[i] for s in scores)
+
+    assert terms[rows[0]] == pytest.approx(rrf(rank(lexical, 0), rank(dense, 0)))
+    assert terms[prose[0]] == pytest.approx(rrf(rank(lexical, 1), rank(dense, 1)))
+    assert lexical[0] > max(lexical[1:])  # together the rows hold the word more than any one passage
+
+
+def test_without_a_table_page_among_the_candidates_fusion_is_unchanged(idx):
+    q = "herons hunt frogs"
+    assert page_terms(idx, idx.embed_query(q), idx.lexical.scores(q), list(range(len(idx.chunks)))) is None
+
+
+def test_spread_keeps_one_row_of_a_table_page_before_the_other_pages_and_passages_in_place(report):
+    table = [i for i, c in enumerate(report.chunks) if c.doc == "acme/report.txt" and c.page == 2]
+    page3 = [i for i, c in enumerate(report.chunks) if c.doc == "acme/report.txt" and c.page == 3]
+    assert len(table) >= 3 and len(page3) == 3
+    ranked = [
+        (table[0], 0.9),
+        (table[1], 0.8),
+        (page3[0], 0.7),
+        (page3[1], 0.6),
+        (table[2], 0.5),
+        (page3[2], 0.4),
+    ]
+    assert spread(report, ranked, per_page=1) == [ranked[i] for i in (0, 2, 3, 5, 1, 4)]
+    assert spread(report, ranked, per_page=2) == [ranked[i] for i in (0, 1, 2, 3, 5, 4)]
+    assert spread(report, ranked, per_page=3) == ranked
+    birds = [i for i, c in enumerate(report.chunks) if c.doc.startswith("birds/")]
+    unpaged = [(r, 1.0 - n / 10) for n, r in enumerate(birds)]
+    assert spread(report, unpaged, per_page=1) == unpaged  # passages: each its own unit
+
+
+def test_hybrid_search_shows_one_row_of_a_table_page_among_its_top_hits(report):
+    hits = search(report, "capital stock surplus leases", k=3, docs=["acme"])
+    assert [h.chunk.page for h in hits].count(2) == PER_TABLE_PAGE == 1
