@@ -17,12 +17,12 @@ DEV = Path(__file__).resolve().parents[1] / "eval" / "brief_dev.jsonl"
 
 # The targets of the README's "Quality on the dev set" table that the learned answer step meets.
 TARGETS = {
-    "--qa-fail-under": ["hit@5=0.97"],
+    "--qa-fail-under": ["hit@5=0.97", "answer_accuracy=0.85"],
     "--qa-fail-over": ["false_abstention_rate=0.05", "median_answer_chars=350"],
 }
 # The targets it misses (issue 12 is open for them): a strict xfail, so meeting them fails this test and
 # moves them back into TARGETS.
-UNMET = {"--qa-fail-under": ["answer_accuracy=0.85", "abstention_recall=0.90"]}
+UNMET = {"--qa-fail-under": ["abstention_recall=0.90"]}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def _gate(pytester, real_index_path, targets):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 12: unanswerables abstained 0.375, accuracy 0.84 on dev")
+@pytest.mark.xfail(strict=True, reason="issue 12: unanswerables abstained 0.625 on dev")
 def test_dev_set_targets_the_answer_step_misses(warm_index, real_index_path, pytester):
     result = _gate(pytester, real_index_path, UNMET)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()

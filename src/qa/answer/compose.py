@@ -13,10 +13,18 @@ from qa.records import Answer, Chunk, Citation
 
 MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 420
+# The runner-up is quoted too when the model gives it at least this share of the best unit's probability:
+# the two are then too close to call, and the answer is far more often in one of two quotes than in the
+# first (measured on every dev set: README, "Two close candidates").
+RUNNER_UP = 0.3
 NO_ANSWER = "The documents don't answer this question."
 _GAP = re.compile(r"[\s\-–•▪◦●*]{0,6}")  # between two sentences quoted as one passage
 _ANNOUNCES = re.compile(r"\b(?:following|as follows|two|three|four|five|several|these|both)\b", re.I)
 _CLAUSE = re.compile(r"(?:[^,;:()\t]|(?<=\d),(?=\d))+")
+
+
+def _names_held(q: Question, unit) -> int:
+    return sum(1 for t in q.names if matches(t, unit.own))
 
 
 def _items(text: str) -> int:
@@ -25,7 +33,9 @@ def _items(text: str) -> int:
 
 def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     """The best unit, plus what it needs: the list after a lead-in (as many items as the question asks), or
-    the neighbour that holds what the question asks and the best one lacks; at most three units."""
+    the neighbour that holds what the question asks and the best one lacks; and the runner-up of ``pool``
+    when the model can't tell the two apart (it must hold as many of the question's names, not be another
+    table row, not come beside a list that fills the answer)."""
     chosen = [best]
     siblings = units(index, best.hit.chunk)
     nexts = [Cand(best.hit, p, siblings[p]) for p in range(best.pos + 1, len(siblings))]
@@ -47,14 +57,25 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
         else:
             lacking = [t for t in q.attrs if not matches(t, best.unit.own)]
             chosen += [c for c in around if lacking and any(matches(t, c.unit.own) for t in lacking)][:1]
-    chosen.sort(key=lambda c: c.pos)
+    runner = pool[1] if len(pool) > 1 else None
+    if (
+        runner is not None
+        and len(chosen) < MAX_SENTENCES
+        and runner.score >= RUNNER_UP * best.score
+        and not runner.unit.heading
+        and _names_held(q, runner.unit) >= _names_held(q, best.unit)  # else the names tell them apart
+        and not (best.hit.chunk.kind == runner.hit.chunk.kind == "table_row")  # rows answer for other rows
+        and not any(c.hit.chunk.id == runner.hit.chunk.id and c.pos == runner.pos for c in chosen)
+    ):
+        chosen.append(runner)
     total, out = 0, []
-    for c in chosen:
+    for c in chosen:  # in order of need: the best unit is always kept, the runner-up only if it fits
         if out and total + len(c.text) > MAX_ANSWER_CHARS:
             break
         out.append(c)
         total += len(c.text)
-    return out
+    # Shown with the best unit's passage first, in page order; a runner-up from elsewhere after it.
+    return sorted(out, key=lambda c: (c.hit.chunk.id != best.hit.chunk.id, c.pos))
 
 
 def short_span(q: Question, cand: Cand, start: int, text: str) -> tuple[int, int] | None:

@@ -1,0 +1,114 @@
+"""What ``compose.select`` quotes besides the best unit: the runner-up when the model can't tell the two
+apart (its probability at least RUNNER_UP of the best's), in page order beside the best, never a heading,
+never beside a list that already fills the answer."""
+
+from __future__ import annotations
+
+import pytest
+
+import qa
+from qa.answer.candidates import Cand, units
+from qa.answer.compose import MAX_SENTENCES, RUNNER_UP, select
+from qa.answer.question import parse_question
+from qa.records import Hit
+
+HARBOUR = (
+    "Harbour Works\n\n"
+    "The council met in spring. The northern channel will be dredged first. "
+    "The old lighthouse will be rebuilt afterwards. Fishermen welcomed the news.\n"
+)
+BUDGET = (
+    "Budgets\n\n"
+    "Table 1: Spending on Parks (in crore)\n\n"
+    "Programme\t2023\t2024\n"
+    "Trail Repairs\t12\t15\n"
+    "Harbour Lights\t40\t44\n\n"
+    "Source: Parks Office, 2024.\n"
+)
+FOREST = "Forest Trails\n\nThe eastern trail reopens in June. Hikers need a permit from the ranger station.\n"
+
+
+@pytest.fixture
+def index(tmp_path, build_fake):
+    root = tmp_path
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    (corpus / "forest.txt").write_text(FOREST, encoding="utf-8")
+    (corpus / "budget.txt").write_text(BUDGET, encoding="utf-8")
+    build_fake(corpus, root / "index")
+    return qa.load_index(root / "index")
+
+
+def cand(index, doc: str, words: str, score: float) -> Cand:
+    """The candidate unit of ``doc`` holding ``words``, with the model's probability ``score``."""
+    for chunk in index.chunks:
+        if chunk.doc.startswith(doc):
+            for pos, unit in enumerate(units(index, chunk)):
+                if words in unit.text:
+                    return Cand(Hit(chunk=chunk, score=score, rank=1), pos, unit, score)
+    raise AssertionError(f"no unit of {doc} holds {words!r}")
+
+
+Q = parse_question("What will happen to the harbour?")
+
+
+def texts(chosen) -> list[str]:
+    return [c.text for c in chosen]
+
+
+def test_a_close_runner_up_is_quoted_after_the_best(index):
+    best = cand(index, "harbour", "dredged", 0.5)
+    other = cand(index, "forest", "permit", 0.5 * RUNNER_UP + 0.01)
+    assert texts(select(index, Q, best, [best, other])) == [best.text, other.text]
+
+
+def test_a_distant_runner_up_is_not_quoted(index):
+    best = cand(index, "harbour", "dredged", 0.5)
+    other = cand(index, "forest", "permit", 0.5 * RUNNER_UP - 0.01)
+    assert texts(select(index, Q, best, [best, other])) == [best.text]
+
+
+def test_a_runner_up_beside_the_best_is_quoted_in_page_order(index):
+    best = cand(index, "harbour", "lighthouse", 0.4)
+    before = cand(index, "harbour", "dredged", 0.35)
+    assert texts(select(index, Q, best, [best, before])) == [before.text, best.text]
+
+
+def test_a_heading_is_never_the_runner_up(index):
+    best = cand(index, "forest", "eastern trail", 0.5)
+    heading = cand(index, "forest", "Forest Trails", 0.49)
+    assert heading.unit.heading
+    assert texts(select(index, Q, best, [best, heading])) == [best.text]
+
+
+def test_the_runner_up_already_quoted_is_not_repeated(index):
+    best = cand(index, "harbour", "dredged", 0.5)
+    again = cand(index, "harbour", "dredged", 0.45)
+    assert texts(select(index, Q, best, [best, again])) == [best.text]
+
+
+def test_a_full_list_takes_no_runner_up(index):
+    q = parse_question("Which three things will happen?")
+    best = cand(index, "harbour", "council", 0.5)
+    best.unit = best.unit.__class__(**{**best.unit.__dict__, "leadin": True})  # "…:" announces a list
+    other = cand(index, "forest", "permit", 0.45)
+    chosen = select(index, q, best, [best, other])
+    assert len(chosen) >= MAX_SENTENCES  # the lead-in and the three things it announces
+    assert texts(chosen)[0] == best.text
+    assert other.text not in texts(chosen)
+
+
+def test_a_runner_up_without_the_named_subject_is_not_quoted(index):
+    q = parse_question("When does the Eastern Trail reopen?")
+    best = cand(index, "forest", "eastern trail", 0.5)
+    other = cand(index, "harbour", "lighthouse", 0.45)
+    assert texts(select(index, q, best, [best, other])) == [best.text]
+
+
+def test_another_row_of_a_table_is_not_the_runner_up(index):
+    q = parse_question("How much was spent in 2024?")
+    best = cand(index, "budget", "Trail Repairs", 0.5)
+    other = cand(index, "budget", "Harbour Lights", 0.45)
+    assert best.hit.chunk.kind == other.hit.chunk.kind == "table_row"
+    assert texts(select(index, q, best, [best, other])) == [best.text]
