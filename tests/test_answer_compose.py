@@ -99,16 +99,22 @@ def test_a_full_list_takes_no_runner_up(index):
     assert other.text not in texts(chosen)
 
 
-def test_a_runner_up_without_the_named_subject_is_not_quoted(index):
-    q = parse_question("When does the Eastern Trail reopen?")
-    best = cand(index, "forest", "eastern trail", 0.5)
-    other = cand(index, "harbour", "lighthouse", 0.45)
-    assert texts(select(index, q, best, [best, other])) == [best.text]
+@pytest.mark.parametrize(
+    "question, best_at, other_at",
+    [
+        # The runner-up lacks the name the question gives and the best holds: the names tell them apart.
+        ("When does the Eastern Trail reopen?", ("forest", "eastern trail"), ("harbour", "lighthouse")),
+        # Another row of the table whose row was chosen answers for another row.
+        ("How much was spent in 2024?", ("budget", "Trail Repairs"), ("budget", "Harbour Lights")),
+    ],
+)
+def test_a_close_runner_up_the_question_tells_apart_is_not_quoted(index, question, best_at, other_at):
+    best = cand(index, *best_at, 0.5)
+    other = cand(index, *other_at, 0.45)
+    assert texts(select(index, parse_question(question), best, [best, other])) == [best.text]
 
 
-def test_another_row_of_a_table_is_not_the_runner_up(index):
-    q = parse_question("How much was spent in 2024?")
-    best = cand(index, "budget", "Trail Repairs", 0.5)
-    other = cand(index, "budget", "Harbour Lights", 0.45)
-    assert best.hit.chunk.kind == other.hit.chunk.kind == "table_row"
-    assert texts(select(index, q, best, [best, other])) == [best.text]
+def test_the_table_rows_are_rows(index):
+    assert {cand(index, "budget", w, 0.5).hit.chunk.kind for w in ("Trail Repairs", "Harbour Lights")} == {
+        "table_row"
+    }
