@@ -31,15 +31,22 @@ _LABEL_WORDS = 6  # longest run of a row label's words an acronym is read as
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each chunk lies, computed once per index: its unit (its table page, else the chunk itself), the
-    rows of each unit and, per document, the row labels by their initials."""
+    """Where each chunk lies, computed once per index: its unit (its table page, else the chunk itself) and
+    the rows of each unit (``order[bounds[u]:bounds[u + 1]]``)."""
 
     unit: np.ndarray
-    members: list[np.ndarray]
-    labels: dict[str, dict[str, Counter]]
+    order: np.ndarray
+    bounds: np.ndarray
+
+    def members(self, u: int) -> np.ndarray:
+        return self.order[self.bounds[u] : self.bounds[u + 1]]
+
+    def size(self, u: int) -> int:
+        return int(self.bounds[u + 1] - self.bounds[u])
 
 
 _LAYOUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def layout(index) -> Layout:
@@ -52,21 +59,30 @@ def layout(index) -> Layout:
 def _layout(index) -> Layout:
     chunks = index.chunks
     rows_on = Counter((c.doc, c.page) for c in chunks if c.kind == "table_row")
-    pages_of = {d: (f or {}).get("pages", 1) for d, f in index.documents.items()}
+    paged = {d for d, f in index.documents.items() if (f or {}).get("pages", 1) > 1}
     unit_ids: dict = {}
     unit = np.empty(len(chunks), dtype=np.int64)
-    labels: dict[str, dict[str, Counter]] = {}
     for i, c in enumerate(chunks):
-        paged = pages_of.get(c.doc, 1) > 1
-        key = (c.doc, c.page) if paged and rows_on[(c.doc, c.page)] >= TABLE_ROWS else i
+        key = (c.doc, c.page) if c.doc in paged and rows_on[(c.doc, c.page)] >= TABLE_ROWS else i
         unit[i] = unit_ids.setdefault(key, len(unit_ids))
-        if c.kind == "table_row":
-            for initials, phrase in label_initials(c.text.split("\t")[0]):
-                labels.setdefault(c.doc, {}).setdefault(initials, Counter())[phrase] += 1
     order = np.argsort(unit, kind="stable")
     bounds = np.searchsorted(unit[order], np.arange(len(unit_ids) + 1))
-    members = [order[bounds[u] : bounds[u + 1]] for u in range(len(unit_ids))]
-    return Layout(unit, members, labels)
+    return Layout(unit, order, bounds)
+
+
+def row_labels(index, doc: str) -> dict[str, Counter]:
+    """A document's table-row labels by their initials (``label_initials``), read once per index and
+    document when a search inside it first writes an acronym."""
+    cache = _LABELS.setdefault(index, {})
+    got = cache.get(doc)
+    if got is None:
+        got = cache[doc] = {}
+        for r in index.doc_rows.get(doc, ()):
+            c = index.chunks[int(r)]
+            if c.kind == "table_row":
+                for initials, phrase in label_initials(c.text.split("\t")[0]):
+                    got.setdefault(initials, Counter())[phrase] += 1
+    return got
 
 
 def label_initials(label: str) -> list[tuple[str, str]]:
@@ -93,7 +109,6 @@ def expand_acronyms(index, words: str, docs: list[str] | None) -> str:
     found = [t for t in _ACRONYM.findall(words) if "&" in t or sum(ch.isupper() for ch in t) >= 3]
     if not found or not docs:
         return words
-    labels = layout(index).labels
     extra = []
     for token in found:
         capitals = "".join(ch for ch in token if ch.isupper()).lower()
@@ -101,7 +116,7 @@ def expand_acronyms(index, words: str, docs: list[str] | None) -> str:
         for d in docs:
             fits = Counter()
             for key in dict.fromkeys((capitals, spelled)):
-                fits.update(labels.get(d, {}).get(key, Counter()))
+                fits.update(row_labels(index, d).get(key, Counter()))
             if fits:
                 extra.append(max(fits, key=lambda p: (fits[p], p)))
     extra = list(dict.fromkeys(extra))
@@ -151,7 +166,7 @@ def page_terms(
     similarity to the query. None where no candidate lies on a table page (nothing changes)."""
     lay = layout(index)
     units = list(dict.fromkeys(int(lay.unit[r]) for r in candidates))
-    members = [lay.members[u] for u in units]
+    members = [lay.members(u) for u in units]
     if all(len(m) == 1 for m in members):  # a table page has TABLE_ROWS rows or more
         return None
     flat = np.concatenate(members)
@@ -177,7 +192,7 @@ def spread(index, ranked: list[tuple[int, float]], per_page: int | None = None) 
     for row, score in ranked:
         unit = int(lay.unit[row])
         seen[unit] += 1
-        table = len(lay.members[unit]) > 1
+        table = lay.size(unit) > 1
         (later if table and seen[unit] > per_page else first).append((row, score))
     return first + later
 
