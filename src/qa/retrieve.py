@@ -222,8 +222,11 @@ def search(
     passages that repeat the name don't outrank those with the asked words); one that names none searches
     everything.
 
-    Hybrid search fuses the two rankings with RRF, after each retriever's top ``leaders``: a passage only one
-    retriever ranks first (an exact phrase BM25 finds) is not pushed down by fusion."""
+    Hybrid search fuses the two rankings with RRF (and, where table pages are among the candidates, the two
+    rankings of ``page_terms``), after each retriever's top ``leaders``: a passage only one retriever ranks
+    first (an exact phrase BM25 finds) is not pushed down by fusion. Then one row of each table page comes
+    before the other pages' hits, its other rows after them (``spread``; a second leader on the same page
+    too)."""
     if retriever not in RETRIEVERS:
         raise ValueError(f"unknown retriever '{retriever}' (choose from {', '.join(RETRIEVERS)})")
     docs = index.resolve_docs(docs)
