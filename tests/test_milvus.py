@@ -277,6 +277,10 @@ class _Replica:
             self.proc.wait(timeout=30)
 
 
+def _place(citation: dict) -> tuple:
+    return tuple(citation[k] for k in ("doc", "page", "start", "end", "quote"))
+
+
 def _first_answering(replicas: list[_Replica], question: str) -> dict:
     """What a load balancer does: the first replica that answers."""
     for r in replicas:
@@ -340,8 +344,8 @@ def test_two_replicas_share_the_index_uploads_and_the_loss_of_one(
         assert st["counts"]["chunks"] == len(idx.chunks) == idx.manifest["counts"]["chunks"]
         for q in QUERIES:
             got = _first_answering(replicas, q)
-            if "uploads/lighthouses.txt" in shown:
-                assert got["citations"][:1] == before[q]["citations"][:1]
+            if "uploads/lighthouses.txt" in shown:  # the same quote; its probability may move with the corpus
+                assert _place(got["citations"][0]) == _place(before[q]["citations"][0])
             else:
                 assert got == before[q]
         assert _first_answering(replicas, "ferries harbour")["citations"][0]["doc"] == "uploads/harbour.txt"
