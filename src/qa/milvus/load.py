@@ -4,6 +4,9 @@ The manifest, references, pages and chunk fields come into memory (the answer st
 terms and a page's text around each quote); the dense vectors, the sentence vectors and BM25 stay in
 Milvus and are searched or fetched there per question. ``latest()`` notices another replica's update with
 one query and loads the new generation, so a replica holds nothing on local disk and never goes stale.
+Each search or answer is checked afterwards with one more query (``intact``): a request that began on a
+generation just before an update moved the alias away from it may still be reading it when the next update
+rewrites it as the standby; such a request is answered again from the live generation.
 """
 
 from __future__ import annotations
@@ -17,8 +20,19 @@ from qa.errors import IndexProblem
 from qa.index import Index, unit_offsets
 from qa.milvus import Location
 from qa.milvus.manifest import live_meta
-from qa.milvus.store import TOPK_MAX, MilvusStore, bm25_terms, key, unit_key
+from qa.milvus.store import (
+    TOPK_MAX,
+    CollectionGone,
+    MilvusStore,
+    MilvusUnavailable,
+    bm25_terms,
+    key,
+    unit_key,
+)
 from qa.records import Chunk, Page
+
+TRIES = 3  # answers of one request before it gives up on an index rewritten under it each time
+_request = threading.local()  # whether this thread is inside a checked request (an answer searches)
 
 
 class _Rows:
@@ -122,10 +136,57 @@ class MilvusIndex(Index):
         """The example questions the build drew (stored with the generation's manifest)."""
         return [q for q in self._examples.get("questions", []) if isinstance(q, str)]
 
-    def latest(self) -> Index:
+    def search(self, *args, **kwargs):
+        return self._whole(Index.search, *args, **kwargs)
+
+    def ask(self, *args, **kwargs):
+        return self._whole(Index.ask, *args, **kwargs)
+
+    def intact(self) -> bool:
+        """Whether this generation is still the one loaded. An update marks the standby (clears its number:
+        ``MilvusStore.clear_meta``, or drops it) before it touches anything of it, so a request that finds
+        the number unchanged after it read nothing of a rewrite (one query)."""
+        try:
+            return self.milvus.generation(self.gen) == self.generation
+        except CollectionGone:  # dropped to be made again (another model or index kind)
+            return False
+
+    def _whole(self, call, *args, **kwargs):
+        """``call`` (a search, an answer) on this generation, checked afterwards: a request that checked the
+        alias just before an update moved it may still read this generation while the next update rewrites
+        it as the standby; then it is answered again, from the live generation."""
+        if getattr(_request, "open", False):  # inside a request already (an answer searches): checked once
+            return call(self, *args, **kwargs)
+        _request.open = True
+        try:
+            idx = self
+            for _ in range(TRIES):
+                try:
+                    result, error = call(idx, *args, **kwargs), None
+                except MilvusUnavailable as e:
+                    if not isinstance(e, CollectionGone):
+                        raise  # Milvus is down: said at once, not after another try
+                    result, error = None, e
+                except Exception as e:  # a half-written generation can fail in any way: judged below
+                    result, error = None, e
+                if idx.intact():
+                    if error is not None:
+                        raise error
+                    return result
+                idx = self.latest(wait=True)
+        finally:
+            _request.open = False
+        where = self.milvus.location
+        raise IndexProblem(
+            f"the index in Milvus at {where.uri} (collection {where.collection}) was rewritten under this "
+            f"request {TRIES} times in a row; ask again"
+        )
+
+    def latest(self, wait: bool = False) -> Index:
         """This index, or the generation an update (through any replica) has swapped in since. While one
-        request loads a new generation, the others answer from the one they have."""
-        if not self._checking.acquire(blocking=False):
+        request loads a new generation, the others answer from the one they have (``wait``: or wait for
+        it, as a request that found its generation rewritten does)."""
+        if not self._checking.acquire(blocking=wait):
             return self._newer or self
         try:
             have = self._newer or self

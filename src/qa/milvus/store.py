@@ -73,6 +73,10 @@ class MilvusUnavailable(QAError):
     """Milvus refused or failed a call (down, unreachable, out of resources): said once, at the edge."""
 
 
+class CollectionGone(MilvusUnavailable):
+    """A collection was dropped under the call (an update makes a standby generation again)."""
+
+
 class _Client:
     """A MilvusClient whose errors become ``MilvusUnavailable`` naming the server, not a gRPC traceback."""
 
@@ -80,7 +84,7 @@ class _Client:
         self._client, self._uri = client, uri
 
     def __getattr__(self, name: str):
-        from pymilvus.exceptions import MilvusException
+        from pymilvus.exceptions import ErrorCode, MilvusException
 
         call = getattr(self._client, name)
 
@@ -88,7 +92,8 @@ class _Client:
             try:
                 return call(*args, **kwargs)
             except MilvusException as e:
-                raise MilvusUnavailable(f"Milvus at {self._uri} failed {name}: {e.message}") from None
+                kind = CollectionGone if e.code == ErrorCode.COLLECTION_NOT_FOUND else MilvusUnavailable
+                raise kind(f"Milvus at {self._uri} failed {name}: {e.message}") from None
 
         return guarded
 
@@ -274,7 +279,9 @@ class MilvusStore:
             self.client.delete(n, filter=f"doc == {_quote(doc)}")
 
     def clear_meta(self, gen: str) -> None:
-        """Mark generation ``gen`` incomplete: an update that dies before ``put_meta`` is redone in full."""
+        """Mark generation ``gen`` as being rewritten, before anything of it is touched: a reader still
+        answering from it finds its number gone and answers again from the live generation
+        (``qa.milvus.load``), and an update that dies before ``put_meta`` is redone in full."""
         self.client.delete(self.names(gen)["docs"], filter='kind in ["meta", "generation"]')
 
     def put_meta(self, gen: str, meta: dict, generation: int) -> None:
@@ -305,9 +312,13 @@ class MilvusStore:
         return json.loads("".join(r["data"] for r in sorted(rows, key=lambda r: r["part"])))
 
     def generation(self, gen: str) -> int:
-        """The number of the update that wrote generation ``gen`` (one query: cheap to ask per request)."""
+        """The number of the update that wrote generation ``gen``, -1 while one rewrites it (one query:
+        cheap to ask per request). Read at strong consistency: it sees every write made before the call,
+        so a reader that finds its number unchanged after a request read nothing of a later rewrite."""
         name = json.dumps(["generation", "", 0, 0])
-        rows = self.client.get(self.names(gen)["docs"], ids=[key(name)], output_fields=["data"])
+        rows = self.client.get(
+            self.names(gen)["docs"], ids=[key(name)], output_fields=["data"], consistency_level="Strong"
+        )
         return int(rows[0]["data"]) if rows else -1
 
     def pages(self, gen: str) -> Iterator[dict]:
