@@ -76,15 +76,16 @@ def cmd_index(args) -> int:
 
 
 def _load_into_milvus(args, s: Settings) -> int:
-    """qa index --milvus-uri URI --from index/: an existing index folder into Milvus, nothing re-embedded."""
+    """qa index --milvus-uri URI --from index/ [--from shard2/ ...]: existing index folders into Milvus as one
+    index (the shards workers built of parts of one corpus), nothing re-embedded."""
     from qa.milvus import Location
     from qa.milvus.sync import write_index
 
     if not isinstance(s.index, Location):
         raise UsageError("--from needs --milvus-uri (or $QA_MILVUS_URI): the Milvus to load the index into")
-    report = write_index(s.index, Path(args.from_index))
+    report = write_index(s.index, [Path(f) for f in args.from_index])
     human = (
-        f"loaded {args.from_index} into {s.index}: generation {report['generation']}, "
+        f"loaded {', '.join(args.from_index)} into {s.index}: generation {report['generation']}, "
         f"{len(report['written'])} documents written ({report['chunks_written']} chunks), "
         f"{report['kept']} unchanged, {len(report['removed'])} removed"
     )
@@ -206,7 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating")
     sp.add_argument(
-        "--from", dest="from_index", metavar="DIR", help="with --milvus-uri: load this index folder as it is"
+        "--from",
+        dest="from_index",
+        metavar="DIR",
+        action="append",
+        help="with --milvus-uri: load this index folder as it is; repeated: the shards built by several "
+        "workers from disjoint parts of one corpus, as one index",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     sp.set_defaults(func=cmd_index)
