@@ -194,3 +194,44 @@ def test_an_accession_number_is_no_title_a_filings_cover_says_what_it_is(tmp_pat
     assert read(h, "pypdfium2")[0].title == "Port Budget Memo"
     m = make_pdf(tmp_path / "memo2.pdf", [["Port Budget Memo"]], title="Harbour Plan 2024")
     assert read(m, "pypdfium2")[0].title == "Harbour Plan 2024"
+
+
+STACKED = """CONSOLIDATED BALANCE SHEETS
+(In thousands)
+December 31,
+2022
+At December 31,
+2021
+Current assets
+Cash and cash equivalents $ 5,911,893 $ 4,703,059
+Inventories 126,065 96,374
+$ 6,037,958 $ 4,799,433
+LIABILITIES AND STOCKHOLDERS' EQUITY
+Current liabilities
+Accounts payable $ 369,817 $ 286,196
+The years 2022
+2021 are compared below."""
+
+
+def test_periods_printed_one_to_a_line_head_the_rows_and_a_bare_total_stays_in_its_table():
+    from qa.ingest import find_headings, normalise
+    from qa.ingest.tables import statement_cells
+    from qa.records import Page
+
+    cells = statement_cells(STACKED)
+    assert len(cells) == len(STACKED)  # line breaks and spaces became tabs or spaces, nothing else
+    lines = cells.split("\n")
+    assert lines[2] == "December 31, 2022\tAt December 31, 2021"  # a date's year joins it, periods are cells
+    assert lines[6] == "$ 6,037,958\t$ 4,799,433"  # a total row printed without its label
+    assert lines[-2:] == ["The years 2022", "2021 are compared below."]  # no rows under them: untouched
+    text = normalise(cells)
+    chunks = chunk_document([Page(doc="f.pdf", page=1, text=text, headings=find_headings(text))], "Filing")
+    rows = {c.text.split("\t")[0]: c.context for c in chunks if c.kind == "table_row"}
+    title = "CONSOLIDATED BALANCE SHEETS | (In thousands)"
+    header = " | Columns: - | December 31, 2022 | At December 31, 2021"
+    assert rows["Cash and cash equivalents"] == title + " | Current assets" + header
+    # the total row keeps the table: the two label lines after it group the next rows under the same header
+    assert (
+        rows["Accounts payable"]
+        == title + " | LIABILITIES AND STOCKHOLDERS' EQUITY | Current liabilities" + header
+    )

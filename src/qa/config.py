@@ -26,8 +26,9 @@ def check_backend(backend: str) -> str:
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
 # Bump when ingestion or chunking changes what an index holds: an index built by older code is then stale.
-PIPELINE_VERSION = 6  # 4: PDF text from pypdfium2, OCR of scanned pages, .docx; 5: statement rows as
-# table cells with their title and header, document identity in the manifest; 6: a filing titled by its cover
+PIPELINE_VERSION = 7  # 4: PDF text from pypdfium2, OCR of scanned pages, .docx; 5: statement rows as
+# table cells with their title and header, document identity in the manifest; 6: a filing titled by its cover;
+# 7: period headings printed one to a line, and total rows without a label, as statement rows
 
 # Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
 _INDEX_FIELDS = (
