@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import numpy as np
 import pytest
 
 from qa.cli import main
@@ -68,6 +69,9 @@ def test_two_shards_in_milvus_answer_as_one_build_of_the_whole_corpus(built, loc
     merged, faiss = load_milvus(location), load_index(whole)
     assert [c.to_dict() for c in merged.chunks] == [c.to_dict() for c in faiss.chunks]
     assert merged.pages == faiss.pages
+    # The vectors are stored as they were built (rows of numpy float32 in, the same float32 values out).
+    assert np.array_equal(merged.vectors[np.arange(len(faiss.chunks))], faiss.vectors)
+    assert np.array_equal(merged.units[np.arange(len(faiss.units))], faiss.units)
     for key in ("counts", "files", "dense", "fingerprint", "model", "settings"):
         assert merged.manifest[key] == faiss.manifest[key], key
     one = Location(milvus_uri, f"{location.collection}_one")

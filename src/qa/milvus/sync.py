@@ -59,7 +59,7 @@ def write_index(location: Location, folders: str | Path | list[str | Path]) -> d
         store.add_chunks(
             gen,
             (
-                {**c.to_dict(), "pos": pos, "terms": " ".join(t), "vector": idx.vectors[r].tolist()}
+                {**c.to_dict(), "pos": pos, "terms": " ".join(t), "vector": idx.vectors[r]}
                 for pos, (c, r, t) in enumerate(zip(chunks, rows, terms, strict=True))
             ),
         )
