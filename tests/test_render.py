@@ -156,6 +156,19 @@ def test_an_abstention_renders_related_reading_and_its_markdown():
     assert "- Related reading (not an answer): [1] *T \\<i\\>x\\</i\\>*, p. 5" in md
 
 
+def test_an_abstained_follow_up_still_says_how_it_was_understood():
+    no = "The documents don't answer this question."
+    ans = Answer(
+        "And when was it founded?", "", True, 0.1, message=f"Understood as: When was <b>X</b> founded? {no}"
+    )
+    out = render_answer(ans, DOCS)
+    assert '<p class="qa-meta qa-understood">Understood as: When was &lt;b&gt;X&lt;/b&gt; founded?</p>' in out
+    assert out.split('<pre class="qa-md"')[0].count("The documents don&#x27;t answer this question.") == 1
+    assert _md_of(out).startswith(f"Understood as: When was <b>X</b> founded? {no}")
+    plain = render_answer(Answer("q", "", True, 0.1, message=no), DOCS)
+    assert "qa-understood" not in plain
+
+
 def test_render_question_escapes_and_carries_its_markdown():
     out = render_question("<img src=x onerror=alert(1)>")
     assert out.startswith('<div class="qa-q">&lt;img src=x onerror=alert(1)&gt;<pre class="qa-md" hidden>')

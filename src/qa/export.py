@@ -40,7 +40,7 @@ def answer_markdown(ans: Answer, docs: dict[str, dict] | None = None) -> str:
     """One answer: a note when uncertain, the quotes (by document for a comparison), confidence, sources."""
     docs = docs or {}
     if ans.abstained:
-        lines = [NO_ANSWER]
+        lines = [ans.message or NO_ANSWER]  # with how a follow-up was understood, if it was rewritten
         lines += [f"- Related reading (not an answer): {_source(c, docs)}" for c in ans.related]
         return "\n".join(lines)
     evidence = getattr(ans, "kind", "answer") == "evidence"  # quoted figures, not an answer

@@ -224,8 +224,10 @@ def _render_abstention(ans: Answer, docs: dict[str, dict]) -> str:
         if items
         else ""
     )
+    note = ans.message.removesuffix(NO_ANSWER).strip()  # how a follow-up was understood
+    understood = f'<p class="qa-meta qa-understood">{esc(note)}</p>' if note else ""
     return (
-        f'<div class="qa-abstain"><p class="qa-noanswer">{esc(NO_ANSWER)}</p>{block}'
+        f'<div class="qa-abstain">{understood}<p class="qa-noanswer">{esc(NO_ANSWER)}</p>{block}'
         f'<div class="qa-meta">{_confidence(ans.confidence, True)} {COPY}</div>'
         f"{_markdown_block(answer_markdown(ans, docs))}</div>"
     )

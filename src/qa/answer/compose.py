@@ -206,14 +206,15 @@ def related(index, cands: list[Cand]) -> tuple[Citation, ...]:
     return tuple(out)
 
 
-def abstain(question: str, conf: float, hits, related_=()) -> Answer:
+def abstain(question: str, conf: float, hits, related_=(), note: str = "") -> Answer:
+    """No answer; ``note`` (how a follow-up was understood) goes before the no-answer sentence."""
     return Answer(
         question=question,
         answer="",
         abstained=True,
         confidence=conf,
         hits=tuple(hits),
-        message=NO_ANSWER,
+        message=f"{note} {NO_ANSWER}".strip(),
         related=related_,
     )
 

@@ -128,7 +128,7 @@ def finish(index, question: str, parts: list[Part], model, k: int, message: str 
         if found:
             shown = compose(index, [(first.q, found)], question, first.confidence, hits, EVIDENCE)
             return replace(shown, kind="evidence")
-        return abstain(question, first.confidence, first.hits, related(index, first.cands))
+        return abstain(question, first.confidence, first.hits, related(index, first.cands), message)
     conf = min(p.confidence for p in answered)
     if len(answered) < len(parts):
         missing = " ".join(p.q.text for p in parts if p not in answered)
