@@ -276,6 +276,7 @@ def test_quick_bench_writes_valid_json_with_units(quick_run):
     assert not any(k.startswith("_") for p, k in _numeric_keys(on_disk))
     th = on_disk["threads"]
     assert th["faiss_omp_max_threads_count"] >= 1 and th["onnx_intra_op_threads_count"] >= 1
+    assert th["onnx_parallel_runs_count"] >= 1
     assert on_disk["versions"]["faiss-cpu"] and on_disk["versions"]["torch"]
     assert on_disk["settings"]["backend"] == on_disk["build"]["ours"]["backend"]
     assert on_disk["machine"]["cpu_count"] >= 1 and on_disk["machine"]["cpu_model"]

@@ -85,6 +85,30 @@ def test_onnx_vectors_match_torch_in_any_batch_order(tiny_model, cache):
     assert onnx.max_tokens == 64 and onnx.count_tokens(TEXTS[3]) > 64  # counted untruncated
 
 
+def test_each_distinct_text_is_embedded_once_in_length_sorted_batches(tiny_model, cache, monkeypatch):
+    onnx = OnnxEmbedder(str(tiny_model), "onnx", batch_size=2)
+    fed: list[list[int]] = []  # per run: each row's real length in word pieces
+    run = onnx.session.run
+
+    def counting(names, feeds):
+        fed.append([int(n) for n in feeds["attention_mask"].sum(axis=1)])
+        assert feeds["input_ids"].shape[1] == max(fed[-1])  # padded to its longest row only
+        return run(names, feeds)
+
+    monkeypatch.setattr(onnx.session, "run", counting, raising=False)
+    texts = TEXTS * 3
+    vecs = onnx.encode(texts)
+    distinct = list(dict.fromkeys(TEXTS))
+    assert sum(len(rows) for rows in fed) == len(distinct)  # the repeats were not embedded again
+    lengths = sorted(int(n) for n in onnx.lengths(distinct))
+    expected = sorted(lengths[a : a + 2] for a in range(0, len(lengths), 2))
+    assert sorted(sorted(rows) for rows in fed) == expected  # neighbours in length, whatever order they ran
+    assert np.array_equal(vecs[len(TEXTS) :], np.concatenate([vecs[: len(TEXTS)]] * 2))
+    monkeypatch.setattr(onnx.session, "run", run, raising=False)
+    onnx.workers = 1  # one batch at a time: the same vectors as batches run side by side
+    assert cosines(onnx.encode(texts), vecs).min() > 0.99999
+
+
 def test_int8_export_is_smaller_and_close(tiny_model, cache):
     fp32 = OnnxEmbedder(str(tiny_model), "onnx")
     int8 = OnnxEmbedder(str(tiny_model), "onnx-int8")

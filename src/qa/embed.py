@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -17,6 +18,7 @@ from qa.config import DEFAULT_BACKEND, DEFAULT_MODEL, check_backend
 from qa.errors import QAError, UsageError
 
 _MODELS: dict[tuple[str, str], Embedder] = {}
+ONNX_INTRA_OP_THREADS = 1  # per run of the ONNX graph; OnnxEmbedder.encode runs cpu_threads() batches at once
 _LOCK = threading.Lock()
 
 
@@ -28,6 +30,10 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """float32 array (len(texts), dim), rows L2-normalised."""
+        ...
+
+    def lengths(self, texts: list[str]) -> np.ndarray:
+        """How many tokens of each text the model reads (its window cuts longer texts)."""
         ...
 
 
@@ -59,8 +65,10 @@ def cpu_threads() -> int:
 class OnnxEmbedder:
     """The model's ONNX export (made once and cached, see qa.onnx_export) under ONNX Runtime: no torch.
 
-    Texts are embedded in batches of similar length (sorted by characters, padded to the batch's longest),
-    on ``cpu_threads()`` intra-op threads that sleep when idle instead of spinning."""
+    Each distinct text is embedded once, in batches of texts of the same length in word pieces (sorted by it
+    after tokenising, so a batch carries almost no padding); ``cpu_threads()`` batches run at once, each on
+    one thread (ONNX Runtime's intra-op threads, which sleep when idle instead of spinning, are one per run:
+    splitting each small matrix product across cores cost more CPU than it saved)."""
 
     # Measured on 600 of the shipped corpus's units, 2 cores, a quiet machine (bench/embedding.py, README:
     # Embedding): 57.7 units/s in batches of 2 or 4, 54.8 of 8, 45.1 of 16, 34.5 of 32, 27.9 of 64.
@@ -79,7 +87,7 @@ class OnnxEmbedder:
         export = exported(resolve_model_path(model), backend)
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = cpu_threads()
+        options.intra_op_num_threads = ONNX_INTRA_OP_THREADS
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -95,6 +103,7 @@ class OnnxEmbedder:
         self.dim = export.dim
         self.max_tokens = export.max_seq_length
         self.batch_size = batch_size
+        self.workers = cpu_threads()
 
     def _tokens(self, texts: list[str]):
         return self.tokenizer.encode_batch([t.lower() for t in texts] if self.export.lower_case else texts)
@@ -106,32 +115,52 @@ class OnnxEmbedder:
         finally:
             self.tokenizer.enable_truncation(self.max_tokens)
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        starts = range(0, len(order), self.batch_size)
-        if progress:
-            from tqdm import tqdm
+    def lengths(self, texts: list[str]) -> np.ndarray:
+        """Word pieces of each text as embedded (special tokens included, truncated at the model's window)."""
+        return np.array([len(e.ids) for e in self._tokens(texts)], dtype=np.int64)
 
-            starts = tqdm(starts, desc="embed", unit="batch")
-        for a in starts:
-            rows = order[a : a + self.batch_size]
-            encodings = self._tokens([texts[i] for i in rows])
-            width = max(len(e.ids) for e in encodings)
-            feeds = {}
-            for name, field, pad in (
-                ("input_ids", "ids", self.export.pad_id),
-                ("attention_mask", "attention_mask", 0),
-                ("token_type_ids", "type_ids", 0),
-            ):
-                if name in self.export.inputs:
-                    block = np.full((len(rows), width), pad, dtype=np.int64)
-                    for r, e in enumerate(encodings):
-                        values = getattr(e, field)
-                        block[r, : len(values)] = values
-                    feeds[name] = block
-            out[rows] = self.session.run(None, feeds)[0]
-        return _normalise_rows(out)
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        first: dict[str, int] = {}
+        which = np.array([first.setdefault(t, len(first)) for t in texts], dtype=np.int64)
+        distinct = list(first)
+        encodings = self._tokens(distinct)
+        order = sorted(range(len(distinct)), key=lambda i: len(encodings[i].ids))
+        batches = [order[a : a + self.batch_size] for a in range(0, len(order), self.batch_size)]
+        out = np.zeros((len(distinct), self.dim), dtype=np.float32)
+
+        def run(rows: list[int]) -> None:  # ONNX Runtime releases the GIL while it runs
+            out[rows] = self.session.run(None, self._feeds([encodings[i] for i in rows]))[0]
+
+        if len(batches) < 2 or self.workers < 2:  # a query: no pool
+            for rows in batches:
+                run(rows)
+            return _normalise_rows(out)[which]
+        with ThreadPoolExecutor(self.workers) as pool:
+            done = pool.map(run, batches)
+            if progress:
+                from tqdm import tqdm
+
+                done = tqdm(done, total=len(batches), desc="embed", unit="batch")
+            for _ in done:
+                pass
+        return _normalise_rows(out)[which]
+
+    def _feeds(self, encodings) -> dict[str, np.ndarray]:
+        """A batch's inputs: token ids, attention mask (and token types), padded to its longest."""
+        width = max(len(e.ids) for e in encodings)
+        feeds = {}
+        for name, field, pad in (
+            ("input_ids", "ids", self.export.pad_id),
+            ("attention_mask", "attention_mask", 0),
+            ("token_type_ids", "type_ids", 0),
+        ):
+            if name in self.export.inputs:
+                block = np.full((len(encodings), width), pad, dtype=np.int64)
+                for r, e in enumerate(encodings):
+                    values = getattr(e, field)
+                    block[r, : len(values)] = values
+                feeds[name] = block
+        return feeds
 
 
 class SentenceTransformerEmbedder:
@@ -164,6 +193,10 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
+    def lengths(self, texts: list[str]) -> np.ndarray:
+        ids = self.model.tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
+        return np.array([len(x) for x in ids], dtype=np.int64)
+
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -189,6 +222,9 @@ class FakeEmbedder:
         self.model_id = model_id
         self.calls = 0
         self.texts_embedded = 0
+
+    def lengths(self, texts: list[str]) -> np.ndarray:
+        return np.array([len(re.findall(r"\w+", t)) + 2 for t in texts], dtype=np.int64)
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         self.calls += 1

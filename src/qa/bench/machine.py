@@ -68,13 +68,15 @@ def versions() -> dict:
 
 
 def thread_info() -> dict:
-    """faiss's threads, ONNX Runtime's intra-op threads, and torch's where this process imported torch."""
-    from qa.embed import cpu_threads
+    """faiss's threads, ONNX Runtime's (intra-op threads per run, runs side by side), and torch's where this
+    process imported torch."""
+    from qa.embed import ONNX_INTRA_OP_THREADS, cpu_threads
 
     faiss = _pinned_faiss()
     out = {
         "faiss_omp_max_threads_count": int(faiss.omp_get_max_threads()),
-        "onnx_intra_op_threads_count": cpu_threads(),
+        "onnx_intra_op_threads_count": ONNX_INTRA_OP_THREADS,
+        "onnx_parallel_runs_count": cpu_threads(),
     }
     torch = sys.modules.get("torch")
     if torch is not None:

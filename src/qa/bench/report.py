@@ -45,7 +45,8 @@ def summary_markdown(data: dict) -> str:
     L.append(
         f"\n{m['cpu_model']}, {m['cpu_count']} cores; load average {m['loadavg_start']} at start, "
         f"{m.get('loadavg_end')} at end; backend {data['settings'].get('backend')} "
-        f"({th.get('onnx_intra_op_threads_count')} ONNX Runtime threads); faiss threads "
+        f"(ONNX Runtime: {th.get('onnx_parallel_runs_count')} runs side by side, "
+        f"{th.get('onnx_intra_op_threads_count')} thread each); faiss threads "
         f"{th.get('faiss_omp_max_threads_count')}; torch {data['versions'].get('torch')}, onnxruntime "
         f"{data['versions'].get('onnxruntime')}, faiss "
         f"{data['versions'].get('faiss-cpu')}, sentence-transformers "
