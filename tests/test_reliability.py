@@ -259,6 +259,7 @@ NAMES = {
     "sentences.npy": ("sentence", "vector"),
     "dense.faiss": ("dense.faiss", "vector"),
     "references.json": ("references.json",),
+    "term_df.json": ("term_df.json",),
 }
 for _rel in INDEX_FILES:
     if _rel.startswith("lexical/"):

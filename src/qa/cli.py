@@ -183,7 +183,12 @@ def backend_option(sp, what: str = f"how the model runs (default {DEFAULT_BACKEN
     sp.add_argument("--backend", choices=BACKENDS, help=what)
 
 
-def build_parser() -> argparse.ArgumentParser:
+_OWN_COMMANDS = ("index", "status", "ask")  # defined here; the others by the modules above
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``command`` one of this module's own, only its commands (a cold
+    ``qa ask`` then imports none of the other commands' modules)."""
     p = argparse.ArgumentParser(prog="qa", description="Extractive, cited answers from your documents.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -233,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     backend_option(sp, "refuse an index embedded with another backend (default: the index's)")
     sp.set_defaults(func=cmd_ask)
 
+    if command in _OWN_COMMANDS:
+        return p
     importlib.import_module("qa.evaluation.command").add_parser(sub)  # qa eval
     # Each further command lives in its own module, which adds its parser here (heavy imports stay inside).
     for name in _COMMAND_MODULES:
@@ -241,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    args = sys.argv[1:] if argv is None else argv
+    parser = build_parser(args[0] if args else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

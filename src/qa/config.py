@@ -26,9 +26,10 @@ def check_backend(backend: str) -> str:
 FORMAT_NAME = "qa-index"
 FORMAT_VERSION = 1
 # Bump when ingestion or chunking changes what an index holds: an index built by older code is then stale.
-PIPELINE_VERSION = 7  # 4: PDF text from pypdfium2, OCR of scanned pages, .docx; 5: statement rows as
+PIPELINE_VERSION = 8  # 4: PDF text from pypdfium2, OCR of scanned pages, .docx; 5: statement rows as
 # table cells with their title and header, document identity in the manifest; 6: a filing titled by its cover;
-# 7: period headings printed one to a line, and total rows without a label, as statement rows
+# 7: period headings printed one to a line, and total rows without a label, as statement rows; 8: the answer
+# step's term statistics and BM25's stop words saved with the index (term_df.json, lexical/stopwords.json)
 
 # Fields that change what is stored in the index. Others (paths, k, thresholds) do not.
 _INDEX_FIELDS = (
@@ -38,6 +39,7 @@ _INDEX_FIELDS = (
     "max_tokens",
     "max_chars",
     "embed_context",
+    "context_vectors",
     "bm25_stemmer",
     "bm25_k1",
     "bm25_b",
@@ -57,6 +59,10 @@ class Settings:
     max_chars: int = 900
     embed_context: bool = True  # prepend title and section to what is embedded
     chunk_vectors: str = "mean"  # mean of the chunk's sentence vectors, or "embed" the chunk text again
+    # A table row's or References entry's vector with its context: "joint" embeds "context\ntext" as one
+    # text; "parts" embeds each distinct context once and the text apart, and takes their mean weighted
+    # by word pieces (what the model's mean pooling does over the joint text, without attention across)
+    context_vectors: str = "joint"
     bm25_stemmer: str = "english"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,14 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from qa import __version__
-from qa.chunk import chunk_document
 from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
 from qa.doc_identity import Identity, identify
 from qa.errors import IndexProblem, IngestError, UsageError
 from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
-from qa.ingest.ocr import OcrCache
 from qa.milvus import Location
 from qa.records import Chunk, Document, Hit, Page
+
+# WHOLE, context_head, embed_text and unit_texts: re-exported, other modules read them from qa.index
+from qa.units import WHOLE as WHOLE
+from qa.units import Progress, embed_units, unit_offsets
+from qa.units import context_head as context_head
+from qa.units import embed_text as embed_text
+from qa.units import unit_texts as unit_texts
 
 FILES = (
     "manifest.json",
@@ -35,32 +41,6 @@ FILES = (
     "lexical",
     "references.json",
 )
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-def embed_text(chunk: Chunk, title: str, with_context: bool) -> str:
-    """What is embedded for a chunk: its text, after the document title, section path and table header."""
-    if not with_context:
-        return chunk.text
-    parts = [title, " > ".join(chunk.section[-2:]), chunk.context]
-    head = " | ".join(p for p in parts if p)
-    return f"{head}\n{chunk.text}" if head else chunk.text
-
-
-WHOLE = ("table_row", "reference")  # answered whole: one unit, embedded with its context
-
-
-def unit_texts(chunk: Chunk, title: str, with_context: bool) -> list[str]:
-    """The units a chunk's answer is chosen from, in order: each sentence, or the whole row / entry."""
-    if chunk.kind in WHOLE:
-        return [embed_text(chunk, title, with_context)]
-    return [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
-
-
-def unit_offsets(chunks: list[Chunk]) -> np.ndarray:
-    """Row of each chunk's first unit in sentences.npy (and the total at the end)."""
-    counts = [1 if c.kind in WHOLE else len(c.sentences) for c in chunks]
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _write_jsonl(path: Path, rows) -> None:
@@ -196,8 +176,10 @@ def build_index(
 ) -> dict:
     """Build or incrementally update the index; returns a report. The previous index survives any failure.
     ``index`` is a folder, or a Milvus ``Location`` (see qa.milvus)."""
+    from qa.chunk import chunk_document  # build-only imports: loading an index needs neither
     from qa.embed import get_embedder
     from qa.examples import refresh as refresh_examples
+    from qa.ingest.ocr import OcrCache
 
     if isinstance(index, Location):
         from qa.milvus.build import build_milvus
@@ -321,7 +303,9 @@ def build_index(
     tmp = _fresh_tmp(index)
     try:
         t = time.perf_counter()
-        vectors, embedded = _embed(docs, all_chunks, prev, emb, settings, progress, tmp / "sentences.npy")
+        vectors, embedded = embed_units(
+            docs, all_chunks, prev, emb, settings, progress, tmp / "sentences.npy"
+        )
         timings["embed"] = time.perf_counter() - t
         t = time.perf_counter()
         per_doc = Counter(c.doc for c in all_chunks)
@@ -350,116 +334,6 @@ def build_index(
     if log:
         log(report["summary"])
     return report
-
-
-def _known_units(prev, docs: set[str], settings: Settings) -> dict[str, np.ndarray]:
-    """Unit text → stored vector, over the previous index's chunks of the given (changed) documents."""
-    known: dict[str, np.ndarray] = {}
-    if prev is None or prev.units is None:
-        return known
-    for doc in docs:
-        title = prev.files.get(doc, {}).get("title") or ""
-        for c, i in prev.chunks.get(doc, []):
-            texts = unit_texts(c, title, settings.embed_context)
-            for text, vec in zip(texts, prev.units[prev.offsets[i] : prev.offsets[i + 1]], strict=True):
-                known[text] = vec
-    return known
-
-
-class _RowWriter:
-    """A float32 matrix written to an .npy file a block of rows at a time, so a build never holds it all."""
-
-    def __init__(self, path: Path, rows: int, dim: int) -> None:
-        self.path, self.rows, self.written = path, rows, 0
-        self.file = open(path, "wb")  # noqa: SIM115 - closed in close(), or by the build's clean-up
-        header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
-        np.lib.format.write_array_header_1_0(self.file, header)
-
-    def write(self, block: np.ndarray) -> None:
-        self.file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-        self.written += len(block)
-
-    def close(self) -> None:
-        self.file.close()
-        if self.written != self.rows:
-            raise RuntimeError(f"{self.path.name}: wrote {self.written} of {self.rows} rows")
-
-
-def _embed(
-    docs, all_chunks: list[Chunk], prev, emb, settings: Settings, progress: Progress | None, out: Path
-) -> tuple[np.ndarray, int]:
-    """Vectors of every unit (sentence, or whole table row / References entry), streamed to ``out`` in
-    order, and of every chunk, returned.
-
-    Units of unchanged files are reused, and so is any unit of a changed file whose text the previous index
-    already embedded (an edit re-embeds only the sentences it touched). A chunk's vector is the normalised
-    mean of its units' vectors (``chunk_vectors="mean"``, one embedding pass over the text) or its own
-    embedding with title and section (``"embed"``, a second pass). Chunks are taken in blocks of about
-    ``4 * batch_size`` new units, so memory holds one block of unit vectors, not all of them."""
-    offsets = unit_offsets(all_chunks)
-    vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
-    known = _known_units(prev, {d.doc for d, _, _, srcs in docs if None in srcs}, settings)
-    rows = [
-        (c, src, d.title) for d, _, cs, srcs in docs for c, src in zip(cs, srcs, strict=True)
-    ]  # chunk, its row in the previous index (None: new), its document's title
-    own = settings.chunk_vectors == "embed"
-    # Work per chunk, for the progress bar and the block size: its units (embedded, or found in ``known``)
-    # and its own embedding under "embed"; none for a chunk taken whole from the previous index.
-    work = [
-        0 if src is not None else int(offsets[i + 1] - offsets[i]) + (own and c.kind not in WHOLE)
-        for i, (c, src, _) in enumerate(rows)
-    ]
-    todo = sum(work)
-    writer = _RowWriter(out, int(offsets[-1]), emb.dim)
-    done = 0
-
-    def flush(first: int, last: int) -> None:
-        """Embed and write the units of chunks ``first..last-1``; set their chunk vectors."""
-        nonlocal done
-        base = offsets[first]
-        units = np.zeros((int(offsets[last] - base), emb.dim), dtype=np.float32)
-        texts, at, chunk_texts, chunk_at = [], [], [], []
-        for row in range(first, last):
-            c, src, title = rows[row]
-            a, b = offsets[row] - base, offsets[row + 1] - base
-            if src is not None:
-                units[a:b] = prev.units[prev.offsets[src] : prev.offsets[src + 1]]
-                vectors[row] = prev.vectors[src]
-                continue
-            for r, text in zip(range(a, b), unit_texts(c, title, settings.embed_context), strict=True):
-                if text in known:
-                    units[r] = known[text]
-                else:
-                    texts.append(text)
-                    at.append(r)
-            if own and c.kind not in WHOLE:
-                chunk_texts.append(embed_text(c, title, settings.embed_context))
-                chunk_at.append(row)
-        if progress and texts + chunk_texts:
-            progress("embed", done, todo)
-        if texts:
-            units[at] = emb.encode(texts)
-        if chunk_texts:
-            vectors[chunk_at] = emb.encode(chunk_texts)
-        done += sum(work[first:last])
-        for row in range(first, last):
-            c, src, _ = rows[row]
-            if src is None and (not own or c.kind in WHOLE):
-                mean = units[offsets[row] - base : offsets[row + 1] - base].mean(axis=0)
-                vectors[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        writer.write(units)
-
-    first, pending = 0, 0
-    for row in range(len(rows)):
-        pending += work[row]
-        if pending >= settings.batch_size * 4 or int(offsets[row + 1] - offsets[first]) >= 16384:
-            flush(first, row + 1)
-            first, pending = row + 1, 0
-    flush(first, len(rows))
-    writer.close()
-    if progress:
-        progress("embed", todo, todo)
-    return vectors, sum(1 for _, src, _ in rows if src is None)
 
 
 def _summary(report: dict, embedded: int) -> str:
@@ -557,10 +431,34 @@ def _write(
     VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
     lex_texts = [lexical_text(c) for c in chunks]
     Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(tmp / "lexical")
+    _write_term_df(tmp, chunks)
     manifest["checksums"] = _checksums(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     _fsync_dir(tmp)
     _swap_in(tmp, index)
+
+
+TERM_DF = "term_df.json"  # the answer step's term statistics, counted at build (not in FILES: optional)
+
+
+def _term_df_key() -> str:
+    """What the counts depend on: the source of the code that counts them (qa.answer's Stats and terms)."""
+    import qa.answer.candidates
+    import qa.answer.text
+
+    h = hashlib.sha256()
+    for module in (qa.answer.text, qa.answer.candidates):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _write_term_df(folder: Path, chunks: list[Chunk]) -> None:
+    """The answer step's document frequencies of terms over the chunks, so the first question of a new
+    process reads them instead of counting them (a tenth of a second on the shipped corpus)."""
+    from qa.answer.candidates import Stats
+
+    blob = {"key": _term_df_key(), "chunks": len(chunks), "df": Stats(chunks).df}
+    (folder / TERM_DF).write_text(json.dumps(blob, ensure_ascii=False), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- load
@@ -697,6 +595,18 @@ class Index:
 
         return ask(self, question, history=history, docs=docs, k=k, retriever=retriever)
 
+    def saved_term_df(self) -> dict[str, int] | None:
+        """The term statistics the build counted (``term_df.json``), if the code that counts them has not
+        changed since and they cover these chunks; else None (the answer step counts them)."""
+        try:
+            blob = json.loads((self.path / TERM_DF).read_text(encoding="utf-8"))
+        except (OSError, TypeError, ValueError):  # none saved, or an index in Milvus (no folder)
+            return None
+        if not isinstance(blob, dict) or not isinstance(blob.get("df"), dict):
+            return None
+        fits = blob.get("chunks") == len(self.chunks) and blob.get("key") == _term_df_key()
+        return blob["df"] if fits else None
+
     def examples(self) -> list[str]:
         """Example questions drawn from this index's documents (or listed in the corpus) at build time."""
         from qa.examples import load
@@ -794,7 +704,7 @@ def load_index(
         "chunks.jsonl": len(chunks),
         "vectors.npy": len(vectors),
         "dense.faiss": store.ntotal,
-        "lexical": int(lexical.retriever.scores["num_docs"]),
+        "lexical": lexical.num_docs,
     }
     wrong = {k: v for k, v in counts.items() if v != n}
     if wrong:

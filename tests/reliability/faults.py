@@ -24,6 +24,8 @@ INDEX_FILES = (
     "lexical/data.csc.index.npy",
     "lexical/indices.csc.index.npy",
     "lexical/indptr.csc.index.npy",
+    "lexical/stopwords.json",
+    "term_df.json",
 )
 # delete / empty / cut in half / lose its last byte / overwritten with garbage / replaced by the same file of
 # another index of a different size ("swap") or of the same shape, same counts, other text ("twin").
@@ -121,6 +123,7 @@ def fail_writing(monkeypatch, point: str) -> None:
     import qa.index
     import qa.lexical
     import qa.store
+    import qa.units
 
     def by_name(real, name_of):
         def wrapper(*args, **kwargs):
@@ -137,7 +140,7 @@ def fail_writing(monkeypatch, point: str) -> None:
     elif point == "vectors.npy":
         monkeypatch.setattr(np, "save", by_name(np.save, lambda file, *a, **k: file))
     elif point == "sentences.npy":  # streamed while embedding
-        writer = qa.index._RowWriter
+        writer = qa.units._RowWriter
         monkeypatch.setattr(writer, "close", by_name(writer.close, lambda self: self.path))
     elif point in ("references.json", "manifest.json"):
         monkeypatch.setattr(P, "write_text", by_name(P.write_text, lambda self, *a, **k: self))

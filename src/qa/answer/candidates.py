@@ -63,11 +63,12 @@ class Cand:
 class Stats:
     """Document frequencies of terms over the chunks, computed once per index."""
 
-    def __init__(self, chunks: list[Chunk]) -> None:
-        df: dict[str, int] = {}
-        for c in chunks:
-            for t in set(terms(f"{c.context} {c.text}")):
-                df[t] = df.get(t, 0) + 1
+    def __init__(self, chunks: list[Chunk], df: dict[str, int] | None = None) -> None:
+        if df is None:  # not counted at build (qa.index.Index.saved_term_df): count them now
+            df = {}
+            for c in chunks:
+                for t in set(terms(f"{c.context} {c.text}")):
+                    df[t] = df.get(t, 0) + 1
         self.df = df
         self.n = max(1, len(chunks))
 
@@ -78,7 +79,8 @@ class Stats:
 def stats(index) -> Stats:
     st = index.__dict__.get("_answer_stats")
     if st is None:
-        st = index._answer_stats = Stats(index.chunks)
+        saved = getattr(index, "saved_term_df", None)
+        st = index._answer_stats = Stats(index.chunks, saved() if saved else None)
     return st
 
 
