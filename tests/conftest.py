@@ -173,6 +173,25 @@ def _pdf(path: Path, pages: list[list[str] | None], password: str | None = None,
     return path
 
 
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory):
+    """A real milvus-lite server on a free loopback port, one per test module that asks for it."""
+    from qa.milvus.server import milvus_lite_server
+
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri
+
+
+@pytest.fixture
+def location(milvus_uri):
+    """A collection name of its own for each test, on that server."""
+    import uuid
+
+    from qa.milvus import Location
+
+    return Location(milvus_uri, f"t_{uuid.uuid4().hex[:10]}")
+
+
 @pytest.fixture
 def make_pdf() -> Callable[..., Path]:
     """``make_pdf(path, pages, password=None, labels=(), title=None)``: see ``_pdf``.

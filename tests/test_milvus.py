@@ -32,20 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 QUERIES = ("crisp apples harvest", "mangoes ripen", "concert orchestra", "orbit launch", "galaxies skies")
 
 
-@pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory):
-    from qa.milvus.server import milvus_lite_server
-
-    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
-        yield uri
-
-
-@pytest.fixture
-def location(milvus_uri) -> Location:
-    """A collection name of its own for each test."""
-    return Location(milvus_uri, f"t_{uuid.uuid4().hex[:10]}")
-
-
 @pytest.fixture
 def fake_index(tmp_path, fake_corpus, build_fake):
     corpus = fake_corpus()

@@ -23,14 +23,6 @@ pytestmark = pytest.mark.slow  # a milvus-lite server per module
 QUESTION = "Which apples are crisp?"
 
 
-@pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory):
-    from qa.milvus.server import milvus_lite_server
-
-    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
-        yield uri
-
-
 @pytest.fixture
 def versions(fake_corpus, build_fake, fake_docs, tmp_path):
     """Three index folders of one corpus as it changes: v1, v2 (music rewritten), v3 (apples too)."""

@@ -7,7 +7,6 @@ fit."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import numpy as np
 import pytest
@@ -35,19 +34,6 @@ PART_2 = {
     "space/telescopes.txt": "Telescopes observe distant galaxies through clear mountain skies in autumn.\n",
 }
 QUERIES = ("apple harvest", "autumn", "monsoon rain orchards", "summer mangoes", "orbit launch", "concert")
-
-
-@pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory):
-    from qa.milvus.server import milvus_lite_server
-
-    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
-        yield uri
-
-
-@pytest.fixture
-def location(milvus_uri) -> Location:
-    return Location(milvus_uri, f"t_{uuid.uuid4().hex[:10]}")
 
 
 @pytest.fixture

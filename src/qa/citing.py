@@ -37,14 +37,19 @@ def link_documents(corpus: Path, docs: list) -> tuple[list, dict]:
             }
             chunks = [_with_refs(c, cites.get(c.page, []), refs, pages) for c in chunks]
         out.append((doc, pages, chunks, src))
-    urls = {
+    urls = copy_urls(bibliography)
+    out = [(replace(d, url=urls[d.doc]) if d.doc in urls and not d.url else d, p, c, s) for d, p, c, s in out]
+    return out, bibliography
+
+
+def copy_urls(bibliography: dict) -> dict[str, str]:
+    """{document: URL} for every document of the corpus that a References entry (with a URL) is a copy of."""
+    return {
         entry["in_corpus"]: entry["url"]
         for b in bibliography.values()
         for entry in b["references"]
         if entry.get("in_corpus") and entry.get("url")
     }
-    out = [(replace(d, url=urls[d.doc]) if d.doc in urls and not d.url else d, p, c, s) for d, p, c, s in out]
-    return out, bibliography
 
 
 def _link_pages(doc: Document, pages: list[Page], catalogue: dict):

@@ -75,6 +75,7 @@ class Shards:
         self.examples = self._examples()
 
     def _merged(self) -> dict:
+        from qa.citing import copy_urls
         from qa.store import choose_kind
 
         manifests = [idx.manifest for idx in self.indexes]
@@ -82,12 +83,7 @@ class Shards:
         files = sorted((f for m in manifests for f in m["files"]), key=lambda f: f["path"])
         # A document cited with a copy in the corpus gets that reference's URL (qa.citing.link_documents),
         # also when the citing document is in another shard.
-        urls = {
-            r["in_corpus"]: r["url"]
-            for b in self.references.values()
-            for r in b["references"]
-            if r.get("in_corpus") and r.get("url")
-        }
+        urls = copy_urls(self.references)
         files = [
             {**f, "url": urls[f["path"]]} if f["path"] in urls and not f.get("url") else f for f in files
         ]
