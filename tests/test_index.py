@@ -535,21 +535,21 @@ class Slow(FakeEmbedder):
 
 
 if stage == "write":  # hang once pages.jsonl is in the temporary folder
-    real_write_jsonl = qa.index._write_jsonl
+    real_write_jsonl = qa.index.write_jsonl
 
     def write_then_hang(path, rows):
         real_write_jsonl(path, rows)
         say("WRITING")
         time.sleep(120)
 
-    qa.index._write_jsonl = write_then_hang
+    qa.index.write_jsonl = write_then_hang
 if stage == "swap":  # hang between moving the old index aside and moving the new one in
     def half_swap(tmp, target):
         target.rename(target.parent / f".{target.name}.old-{os.getpid()}")
         say("SWAPPING")
         time.sleep(120)
 
-    qa.index._swap_in = half_swap
+    qa.index.swap_in = half_swap
 
 qa.index.build_index(
     corpus, index, settings=Settings(model="fake:bow-64", batch_size=1), embedder=Slow(model_id="fake:bow-64")

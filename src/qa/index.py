@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -20,6 +19,7 @@ from qa import __version__
 from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
 from qa.doc_identity import Identity, identify
 from qa.errors import IndexProblem, IngestError, UsageError
+from qa.folder import checksums, fresh_tmp, fsync_dir, read_jsonl, recover, swap_in, write_jsonl
 from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
 from qa.milvus import Location
 from qa.records import Chunk, Document, Hit, Page
@@ -41,80 +41,6 @@ FILES = (
     "lexical",
     "references.json",
 )
-
-
-def _write_jsonl(path: Path, rows) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _checksums(folder: Path) -> dict[str, str]:
-    """sha256 of each index file but the manifest, by relative path: a swapped or damaged file shows."""
-    return {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
-    }
-
-
-def _fsync_dir(path: Path) -> None:
-    for p in sorted(path.rglob("*")):
-        if p.is_file():
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _dead(folder: Path) -> bool:
-    """Whether the build that made ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` is gone."""
-    pid = folder.name.rsplit("-", 1)[-1]
-    return pid.isdigit() and not _alive(int(pid))
-
-
-def _recover(index: Path) -> None:
-    """Finish a swap that a killed build interrupted (the old index moved aside, the new one not moved in)
-    and remove what killed builds left behind. A live build's folders are left alone: it is mid-swap."""
-    for tmp in index.parent.glob(f".{index.name}.tmp-*"):
-        if _dead(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    olds = [old for old in sorted(index.parent.glob(f".{index.name}.old-*")) if _dead(old)]
-    if not index.exists():
-        for old in olds:
-            if (old / "manifest.json").is_file():
-                old.rename(index)
-                olds.remove(old)
-                break
-    if index.exists():
-        for old in olds:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _swap_in(tmp: Path, index: Path) -> None:
-    aside = index.parent / f".{index.name}.old-{os.getpid()}"
-    if index.exists():
-        index.rename(aside)
-    try:
-        tmp.rename(index)
-    except BaseException:
-        if aside.exists() and not index.exists():
-            aside.rename(index)  # the new index could not move in: put the old one back
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- build
@@ -147,8 +73,8 @@ class _Previous:
         try:
             vectors = np.load(index / "vectors.npy", allow_pickle=False)
             units = np.load(index / "sentences.npy", allow_pickle=False, mmap_mode="r")
-            chunks = [Chunk.from_dict(d) for d in _read_jsonl(index / "chunks.jsonl")]
-            pages = [Page.from_dict(d) for d in _read_jsonl(index / "pages.jsonl")]
+            chunks = [Chunk.from_dict(d) for d in read_jsonl(index / "chunks.jsonl")]
+            pages = [Page.from_dict(d) for d in read_jsonl(index / "pages.jsonl")]
         except (OSError, ValueError, KeyError):
             self.reason = "previous index unreadable"
             return
@@ -196,7 +122,7 @@ def build_index(
     found, refused = scan_corpus(corpus)
     if not found and not refused:
         raise UsageError(f"corpus folder {corpus} has no documents (add PDF, TXT, MD or HTML files)")
-    _recover(index)
+    recover(index)
     prev = None if rebuild else _Previous(index, settings)
     ocr_cache = OcrCache.load(index)  # even on a rebuild: an OCR'd page is never read again
     read_options = ReadOptions.from_settings(settings, ocr_cache, progress)
@@ -300,7 +226,7 @@ def build_index(
     emb = embedder or get_embedder(settings.model, settings.backend)
     timings["model"] = time.perf_counter() - t
     all_chunks = [c for _, _, cs, _ in docs for c in cs]
-    tmp = _fresh_tmp(index)
+    tmp = fresh_tmp(index)
     try:
         t = time.perf_counter()
         vectors, embedded = embed_units(
@@ -401,15 +327,6 @@ def _embedding(settings: Settings, emb) -> dict:
     }
 
 
-def _fresh_tmp(index: Path) -> Path:
-    """The folder this build writes the new index into, beside the index (removed if the build fails)."""
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.parent / f".{index.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    return tmp
-
-
 def _write(
     tmp: Path,
     index: Path,
@@ -424,18 +341,18 @@ def _write(
     from qa.lexical import Lexical
     from qa.store import VectorStore
 
-    _write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
-    _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
+    write_jsonl(tmp / "pages.jsonl", (p.to_dict() for _, pages, _, _ in docs for p in pages))
+    write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in chunks))
     np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
     (tmp / "references.json").write_text(json.dumps(bibliography, ensure_ascii=False), encoding="utf-8")
     VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
     lex_texts = [lexical_text(c) for c in chunks]
     Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(tmp / "lexical")
     _write_term_df(tmp, chunks)
-    manifest["checksums"] = _checksums(tmp)
+    manifest["checksums"] = checksums(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    _fsync_dir(tmp)
-    _swap_in(tmp, index)
+    fsync_dir(tmp)
+    swap_in(tmp, index)
 
 
 TERM_DF = "term_df.json"  # the answer step's term statistics, counted at build (not in FILES: optional)
@@ -664,7 +581,7 @@ def load_index(
 
         return load_milvus(index, model, embedder)
     index = Path(index)
-    _recover(index)
+    recover(index)
     if not (index / "manifest.json").is_file():
         if index.is_dir() and any(index.iterdir()):
             raise _bad(index, "has no manifest.json (incomplete or damaged)")
@@ -688,8 +605,8 @@ def load_index(
         if not (index / name).exists():
             raise _bad(index, f"is missing {name}")
     try:
-        pages = [Page.from_dict(d) for d in _read_jsonl(index / "pages.jsonl")]
-        chunks = [Chunk.from_dict(d) for d in _read_jsonl(index / "chunks.jsonl")]
+        pages = [Page.from_dict(d) for d in read_jsonl(index / "pages.jsonl")]
+        chunks = [Chunk.from_dict(d) for d in read_jsonl(index / "chunks.jsonl")]
     except (ValueError, KeyError, TypeError):
         raise _bad(index, "has a damaged pages.jsonl or chunks.jsonl") from None
     try:
@@ -728,7 +645,7 @@ def load_index(
         raise _bad(index, f"has {len(units)} sentence vectors for {offsets[-1]} sentences")
     # Last, after the checks that name a specific problem: a file swapped in from another index, or damaged
     # in a way the counts don't show, no longer matches the checksum the build recorded.
-    actual = _checksums(index)
+    actual = checksums(index)
     for name, digest in manifest["checksums"].items():
         if actual.get(name) != digest:
             raise _bad(
@@ -757,7 +674,7 @@ def status(
     else:
         index = Path(index)
     if manifest is None:
-        _recover(index)
+        recover(index)
         manifest = read_manifest(index)
     settings = settings or Settings()
     out = {
