@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def unit_sample(index: Path, n: int) -> list[str]:
     """The first ``n`` texts the index embedded as units (what a build embeds), in index order."""
-    from qa.index import load_index, unit_texts
+    from qa.index import load_index
+    from qa.units import unit_texts
 
     idx = load_index(index)
     texts: list[str] = []

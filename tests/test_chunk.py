@@ -483,7 +483,7 @@ def test_shipped_corpus_invariants(shipped):
 def test_shipped_chunks_fit_the_model_window(shipped):
     """Chunk plus what is embedded with it stays within all-MiniLM-L6-v2's 256 word pieces."""
     from qa.embed import get_embedder
-    from qa.index import embed_text
+    from qa.units import embed_text
 
     embedder = get_embedder()
     assert embedder.max_tokens == 256

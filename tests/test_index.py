@@ -20,8 +20,9 @@ import qa
 from qa.config import FORMAT_NAME, FORMAT_VERSION, Settings
 from qa.embed import FakeEmbedder
 from qa.errors import IndexProblem
-from qa.index import load_index, status, unit_offsets, unit_texts
+from qa.index import load_index, status
 from qa.records import Chunk, Page
+from qa.units import unit_offsets, unit_texts
 
 FAKE_MODEL = "fake:bow-64"
 
@@ -770,7 +771,7 @@ def test_parts_context_vectors_embed_each_table_head_once(tmp_path, fake_corpus,
     """context_vectors="parts": a row's vector is the word-piece-weighted mean of its context head's vector
     (each distinct head embedded once) and its text's; another setting, so another fingerprint."""
     from qa.embed import FakeEmbedder
-    from qa.index import context_head
+    from qa.units import context_head
 
     table = "Quarterly results\n\nItem\t2023\t2024\nSales\t10\t12\nCosts\t5\t6\nProfit\t5\t6\n\nSales rose.\n"
     corpus = fake_corpus({"report.txt": table})

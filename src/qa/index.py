@@ -23,13 +23,7 @@ from qa.folder import checksums, fresh_tmp, fsync_dir, read_jsonl, recover, swap
 from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
 from qa.milvus import Location
 from qa.records import Chunk, Document, Hit, Page
-
-# WHOLE, context_head, embed_text and unit_texts: re-exported, other modules read them from qa.index
-from qa.units import WHOLE as WHOLE
 from qa.units import Progress, embed_units, unit_offsets
-from qa.units import context_head as context_head
-from qa.units import embed_text as embed_text
-from qa.units import unit_texts as unit_texts
 
 FILES = (
     "manifest.json",

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.answer.text import AMOUNT, DATE, NEGATION, URL, is_stop, positioned_terms, stem, terms
-from qa.index import WHOLE
 from qa.records import Chunk, Hit
+from qa.units import WHOLE
 
 # A footnote line: a small marker number, then its text ("1 "IOWN®" is a trademark of NTT.").
 FOOTNOTE = re.compile(r"^\d{1,2}\s+(?:[\"“'‘A-Z])")

@@ -23,8 +23,8 @@ from qa.milvus.sync import write_index
 
 def export(store: MilvusStore, gen: str, folder: Path) -> None:
     """What an update reuses (manifest, pages, chunks, their vectors and sentence vectors) as index files."""
-    from qa.index import unit_offsets
     from qa.records import Chunk
+    from qa.units import unit_offsets
 
     meta = store.meta(gen)
     folder.mkdir(parents=True)

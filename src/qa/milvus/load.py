@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.citing import Bibliography
 from qa.errors import IndexProblem
-from qa.index import Index, unit_offsets
+from qa.index import Index
 from qa.milvus import Location
 from qa.milvus.manifest import live_meta
 from qa.milvus.store import (
@@ -30,6 +30,7 @@ from qa.milvus.store import (
     unit_key,
 )
 from qa.records import Chunk, Page
+from qa.units import unit_offsets
 
 TRIES = 3  # answers of one request before it gives up on an index rewritten under it each time
 _request = threading.local()  # whether this thread is inside a checked request (an answer searches)
