@@ -83,25 +83,28 @@ def test_mismatched_bm25_files_are_refused(tmp_path):
 
 
 def test_the_build_counts_the_answer_steps_term_statistics(tmp_path, fake_corpus, build_fake, monkeypatch):
-    import qa.index
-    from qa.answer.candidates import Stats, stats
-    from qa.index import TERM_DF, load_index
+    import qa.answer.candidates
+    from qa.answer.candidates import TERM_DF, Stats, stats
+    from qa.index import load_index
 
     build_fake(fake_corpus(), tmp_path / "index")
     idx = load_index(tmp_path / "index")
-    saved = idx.saved_term_df()
-    assert saved and saved == Stats(idx.chunks).df
-    assert stats(idx).df == saved and stats(idx).n == len(idx.chunks)
+    saved = idx.saved_stats()
+    assert saved and saved.df and saved.df == Stats(idx.chunks).df and saved.n == len(idx.chunks)
+    assert stats(idx).df == saved.df and stats(idx).n == len(idx.chunks)
     # counted by other code (the answer step's terms changed since the build): counted again, not trusted
-    monkeypatch.setattr(qa.index, "_term_df_key", lambda: "another")
-    assert load_index(tmp_path / "index").saved_term_df() is None
+    monkeypatch.setattr(qa.answer.candidates, "_code_key", lambda: "another")
+    assert load_index(tmp_path / "index").saved_stats() is None
     monkeypatch.undo()
     (tmp_path / "index" / TERM_DF).unlink()  # an index built before the file existed: not in its checksums
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
     del manifest["checksums"][TERM_DF]
     (tmp_path / "index" / "manifest.json").write_text(json.dumps(manifest))
     older = load_index(tmp_path / "index")
-    assert older.saved_term_df() is None and stats(older).df == saved
+    assert older.saved_stats() is None and stats(older).df == saved.df
+    # a file the checksums don't cover (put there by hand) is not trusted either
+    saved.save(tmp_path / "index")
+    assert load_index(tmp_path / "index").saved_stats() is None
 
 
 def test_a_cold_ask_imports_no_bm25s_scipy_or_other_commands(tmp_path, fake_corpus, build_fake):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -332,6 +331,7 @@ def _write(
     bibliography: dict,
 ) -> None:
     """Write the rest of the new index into ``tmp`` (sentences.npy is there already) and swap it in."""
+    from qa.answer.candidates import Stats
     from qa.lexical import Lexical
     from qa.store import VectorStore
 
@@ -342,34 +342,11 @@ def _write(
     VectorStore.build(vectors, manifest["dense"]["kind"]).save(tmp / "dense.faiss")
     lex_texts = [lexical_text(c) for c in chunks]
     Lexical.build(lex_texts, settings.bm25_stemmer, settings.bm25_k1, settings.bm25_b).save(tmp / "lexical")
-    _write_term_df(tmp, chunks)
+    Stats(chunks).save(tmp)  # the answer step's term statistics
     manifest["checksums"] = checksums(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     fsync_dir(tmp)
     swap_in(tmp, index)
-
-
-TERM_DF = "term_df.json"  # the answer step's term statistics, counted at build (not in FILES: optional)
-
-
-def _term_df_key() -> str:
-    """What the counts depend on: the source of the code that counts them (qa.answer's Stats and terms)."""
-    import qa.answer.candidates
-    import qa.answer.text
-
-    h = hashlib.sha256()
-    for module in (qa.answer.text, qa.answer.candidates):
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _write_term_df(folder: Path, chunks: list[Chunk]) -> None:
-    """The answer step's document frequencies of terms over the chunks, so the first question of a new
-    process reads them instead of counting them (a tenth of a second on the shipped corpus)."""
-    from qa.answer.candidates import Stats
-
-    blob = {"key": _term_df_key(), "chunks": len(chunks), "df": Stats(chunks).df}
-    (folder / TERM_DF).write_text(json.dumps(blob, ensure_ascii=False), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- load
@@ -506,17 +483,15 @@ class Index:
 
         return ask(self, question, history=history, docs=docs, k=k, retriever=retriever)
 
-    def saved_term_df(self) -> dict[str, int] | None:
-        """The term statistics the build counted (``term_df.json``), if the code that counts them has not
-        changed since and they cover these chunks; else None (the answer step counts them)."""
-        try:
-            blob = json.loads((self.path / TERM_DF).read_text(encoding="utf-8"))
-        except (OSError, TypeError, ValueError):  # none saved, or an index in Milvus (no folder)
+    def saved_stats(self):
+        """The answer step's term statistics as the build counted them (qa.answer.candidates.Stats), or None
+        (an index in Milvus, or built before they were saved, or by other counting code). The file is covered
+        by the manifest's checksums, which load_index verified: it belongs to these chunks."""
+        from qa.answer.candidates import TERM_DF, Stats
+
+        if not isinstance(self.path, Path) or TERM_DF not in self.manifest["checksums"]:
             return None
-        if not isinstance(blob, dict) or not isinstance(blob.get("df"), dict):
-            return None
-        fits = blob.get("chunks") == len(self.chunks) and blob.get("key") == _term_df_key()
-        return blob["df"] if fits else None
+        return Stats.load(self.path, self.chunks)
 
     def examples(self) -> list[str]:
         """Example questions drawn from this index's documents (or listed in the corpus) at build time."""
