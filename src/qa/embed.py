@@ -131,12 +131,9 @@ class OnnxEmbedder:
         def run(rows: list[int]) -> None:  # ONNX Runtime releases the GIL while it runs
             out[rows] = self.session.run(None, self._feeds([encodings[i] for i in rows]))[0]
 
-        if len(batches) < 2 or self.workers < 2:  # a query: no pool
-            for rows in batches:
-                run(rows)
-            return _normalise_rows(out)[which]
-        with ThreadPoolExecutor(self.workers) as pool:
-            done = pool.map(run, batches)
+        side_by_side = len(batches) > 1 and self.workers > 1  # a query: no pool
+        with ThreadPoolExecutor(self.workers) if side_by_side else contextlib.nullcontext() as pool:
+            done = pool.map(run, batches) if side_by_side else map(run, batches)
             if progress:
                 from tqdm import tqdm
 
