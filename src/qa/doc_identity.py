@@ -304,7 +304,14 @@ _Q_FORMS = (
     (re.compile(r"\b(?:earnings|press) release\b|\bearnings report\b", re.I), "earnings release"),
 )
 _NAME_TOKEN = re.compile(r"\b([A-Za-z0-9]+(?:&[A-Za-z0-9]+)*)(?:['’]s)?\b")
-_ACRONYM = re.compile(r"[A-Z](?:(?:&|n)?[A-Z]){1,5}")
+_ACRONYM = re.compile(r"\b[A-Z](?:(?:&|n)?[A-Z]){1,6}\b")
+
+
+def acronyms(text: str) -> dict[str, str]:
+    """Each acronym a text writes, a whole word of two to seven capitals run together or around an "&" or
+    the "n" of "and", with its capitals in lower case: "NWT" → "nwt", "J&J" and "JnJ" → "jj", "PP&E" →
+    "ppe". A token is an acronym as a whole where ``acronyms(token)`` holds it."""
+    return {t: "".join(c for c in t if c.isupper()).lower() for t in _ACRONYM.findall(text)}
 
 
 @dataclass(frozen=True)
@@ -352,9 +359,7 @@ class _Said:
             phrases=frozenset(runs),
             joined=frozenset("".join(r) for r in runs if len(r) <= 4),
             caps=frozenset(caps),
-            acronyms=frozenset(
-                "".join(c for c in t if c.isupper()).lower() for t in caps if _ACRONYM.fullmatch(t)
-            ),
+            acronyms=frozenset(a for t in caps if (a := acronyms(t).get(t))),
         )
 
 
@@ -387,8 +392,7 @@ def without_names(question: str, idents: list[Identity]) -> str:
         token = m.group(1)
         if sum(c.isupper() for c in token) < 2:
             return False
-        acronym = "".join(c for c in token if c.isupper()).lower() if _ACRONYM.fullmatch(token) else ""
-        return token.lower() in tickers or acronym in initials
+        return token.lower() in tickers or acronyms(token).get(token) in initials
 
     out = _NAME_TOKEN.sub(lambda m: "" if named(m) else m.group(0), out)
     out = re.sub(r"\s+", " ", out).strip()

@@ -17,15 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.doc_identity import named_documents, without_names
+from qa.doc_identity import acronyms, named_documents, without_names
 from qa.records import Hit
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
 RRF_K = 60  # the usual constant: damps the head of each ranking so neither retriever dominates
 TABLE_ROWS = 3  # a page with this many table rows is a table page, ranked as a whole as well as by its rows
 PER_TABLE_PAGE = 1  # rows of one table page among the top hits before other pages' (hybrid)
-# "PP&E", "PPNE", "SG&A", "R&D", "EBIT": three capitals or more, or two around an "&" ("AI", "US" are words)
-_ACRONYM = re.compile(r"\b[A-Z](?:(?:&|n)?[A-Z]){1,6}\b")
 _LABEL_WORDS = 6  # longest run of a row label's words an acronym is read as
 
 
@@ -106,12 +104,12 @@ def expand_acronyms(index, words: str, docs: list[str] | None) -> str:
     """The query with, after each acronym it writes, the row label of each searched document whose initials
     it spells (the one most of its rows write): "PPNE" → "property plant and equipment". Only inside some
     documents (named by the question or chosen), whose line items they are; unchanged where none fits."""
-    found = [t for t in _ACRONYM.findall(words) if "&" in t or sum(ch.isupper() for ch in t) >= 3]
+    # "PP&E", "SG&A", "R&D", "EBIT": three capitals or more, or two around an "&" ("AI", "US" are words)
+    found = {t: caps for t, caps in acronyms(words).items() if "&" in t or len(caps) >= 3}
     if not found or not docs:
         return words
     extra = []
-    for token in found:
-        capitals = "".join(ch for ch in token if ch.isupper()).lower()
+    for token, capitals in found.items():
         spelled = "".join(ch for ch in token if ch.isalpha()).lower()  # "PPnE": the n for "and"
         for d in docs:
             fits = Counter()
