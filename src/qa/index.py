@@ -22,6 +22,7 @@ from qa.folder import checksums, fresh_tmp, fsync_dir, read_jsonl, recover, swap
 from qa.ingest import FileReport, ReadOptions, read_file, scan_corpus, sha256_file
 from qa.milvus import Location
 from qa.records import Chunk, Document, Hit, Page
+from qa.retrieve import Tables
 from qa.units import Progress, embed_units, unit_offsets
 
 FILES = (
@@ -445,6 +446,7 @@ class Index:
         for i, c in enumerate(chunks):
             self.doc_rows.setdefault(c.doc, []).append(i)
         self.doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in self.doc_rows.items()}
+        self.tables = Tables()  # its table pages as searches work them out, once (qa.retrieve)
 
     @property
     def embedder(self):

@@ -11,9 +11,8 @@ spells, as the searched documents write it ("Property, plant and equipment").
 from __future__ import annotations
 
 import re
-import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,15 +42,21 @@ class Layout:
         return int(self.bounds[u + 1] - self.bounds[u])
 
 
-_LAYOUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+@dataclass
+class Tables:
+    """What searches work out about an index's table pages, once per index (``Index.tables`` holds it): the
+    ``Layout``, at its first hybrid search, and each document's ``row_labels``, at the first search inside
+    the document that writes an acronym."""
+
+    layout: Layout | None = None
+    labels: dict[str, dict[str, Counter]] = field(default_factory=dict)
 
 
 def layout(index) -> Layout:
-    got = _LAYOUTS.get(index)
-    if got is None:
-        got = _LAYOUTS[index] = _layout(index)
-    return got
+    tables = index.tables
+    if tables.layout is None:
+        tables.layout = _layout(index)
+    return tables.layout
 
 
 def _layout(index) -> Layout:
@@ -71,7 +76,7 @@ def _layout(index) -> Layout:
 def row_labels(index, doc: str) -> dict[str, Counter]:
     """A document's table-row labels by their initials (``label_initials``), read once per index and
     document when a search inside it first writes an acronym."""
-    cache = _LABELS.setdefault(index, {})
+    cache = index.tables.labels
     got = cache.get(doc)
     if got is None:
         got = cache[doc] = {}
