@@ -143,10 +143,8 @@ def dense_ranking(index, qvec: np.ndarray, k: int, rows: np.ndarray | None) -> l
     return _top(sims, rows, k)
 
 
-def lexical_ranking(
-    index, query: str, k: int, rows: np.ndarray | None, scores: np.ndarray | None = None
-) -> list[tuple[int, float]]:
-    scores = index.lexical.scores(query) if scores is None else scores
+def lexical_ranking(scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[int, float]]:
+    """The top ``k`` rows (of ``rows``, else all) by their BM25 ``scores`` over the index, those above 0."""
     rows = np.arange(len(scores)) if rows is None else rows
     sub = scores[rows]
     return [(r, s) for r, s in _top(sub, rows, k) if s > 0]
@@ -250,7 +248,7 @@ def search(
         dense = dense_ranking(index, qvec, depth, rows)
     if retriever in ("bm25", "hybrid"):
         lex_scores = index.lexical.scores(words)
-        lexical = lexical_ranking(index, words, depth, rows, lex_scores)
+        lexical = lexical_ranking(lex_scores, depth, rows)
     dense_of, lex_of = dict(dense), dict(lexical)
     if retriever == "dense":
         ranked = dense[:k]
