@@ -12,7 +12,6 @@ from qa.doc_identity import (
     Asked,
     Identity,
     asked,
-    filing_title,
     identify,
     is_title,
     named_documents,
@@ -49,7 +48,11 @@ def pages_of(*texts: str, doc: str = "d.pdf") -> list[Page]:
 
 
 def ident(stem: str, *texts: str, metadata: dict | None = None) -> Identity:
-    return identify(Path(f"{stem}.pdf"), "", pages_of(*texts), metadata=metadata or {})
+    return identify(Path(f"{stem}.pdf"), "", pages_of(*texts), metadata=metadata or {})[0]
+
+
+def cover_title(stem: str, *texts: str) -> str | None:
+    return identify(Path(f"{stem}.pdf"), "", pages_of(*texts))[1]
 
 
 # ---------------------------------------------------------------- build time
@@ -69,17 +72,21 @@ def test_a_10k_cover_gives_registrant_ticker_form_and_fiscal_year():
 
 def test_a_filings_title_is_its_registrant_form_and_period_with_the_fiscal_year_it_does_not_say():
     cover = TEN_K.format(end="December 31, 2022", name="HERON FREIGHT INC.", ticker="HRN")
-    pages = pages_of(cover)
-    assert filing_title(pages, ident("HERON_2022_10K", cover)) == (
+    assert cover_title("HERON_2022_10K", cover) == (
         "HERON FREIGHT INC. Form 10-K for the fiscal year ended December 31, 2022"
     )
     # a 52-week year's quarter ends in the calendar year before the fiscal year named after it
     q2 = TEN_Q.format(end="July 29, 2023", name="GOOD HARVEST CO.")
-    assert filing_title(pages_of(q2), ident("GOODHARVEST_2024Q2_10Q", q2)) == (
+    assert cover_title("GOODHARVEST_2024Q2_10Q", q2) == (
         "GOOD HARVEST CO. Form 10-Q for the quarterly period ended July 29, 2023 (fiscal 2024, Q2)"
     )
     release = RELEASE.format(upper="HERON", name="Heron Freight Inc.", ticker="HRN")
-    assert filing_title(pages_of(release), ident("HERON_2022Q4_EARNINGS", release)) is None  # no cover
+    assert cover_title("HERON_2022Q4_EARNINGS", release) is None  # no cover
+    # the cover's registrant, not a listed name nor a later registrant
+    assert cover_title("x", "Heron Freight Inc. (NYSE: HRN) reports results.") is None
+    first = TEN_K.format(end="December 31, 2022", name="HERON FREIGHT INC.", ticker="HRN")
+    second = TEN_K.format(end="December 31, 2022", name="OSPREY LINES LLC", ticker="OSP")
+    assert cover_title("x", first, second).startswith("HERON FREIGHT INC. Form 10-K")
 
 
 @pytest.mark.parametrize(

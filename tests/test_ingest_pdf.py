@@ -196,6 +196,16 @@ def test_an_accession_number_is_no_title_a_filings_cover_says_what_it_is(tmp_pat
     assert read(m, "pypdfium2")[0].title == "Harbour Plan 2024"
 
 
+def test_a_pdf_is_identified_as_it_is_read_from_its_cover_and_metadata(tmp_path, make_pdf):
+    doc = read(make_pdf(tmp_path / "HERON_2022_10K.pdf", [COVER]), "pypdfium2")[0]
+    assert doc.identity.names[0] == "HERON FREIGHT INC." and doc.title.startswith(doc.identity.names[0])
+    assert (doc.identity.form, doc.identity.year, doc.identity.date) == ("10-K", 2022, "2022-12-31")
+    # no cover: what the metadata says it is
+    meta = "Form 10-Q for the period ending 2023-07-29"
+    scan = read(make_pdf(tmp_path / "scan.pdf", [["Some text."]], title=meta), "pypdfium2")[0]
+    assert (scan.identity.form, scan.identity.date, scan.title) == ("10-Q", "2023-07-29", meta)
+
+
 STACKED = """CONSOLIDATED BALANCE SHEETS
 (In thousands)
 December 31,

@@ -191,14 +191,20 @@ def _fiscal_year(end: str | None, said: Counter, file_year: int | None) -> int |
     return max(said, key=lambda fy: (said[fy], fy)) if said else None
 
 
-def identify(path: Path | None, title: str, pages: list, metadata: dict | None = None) -> Identity:
-    """The identity of one document from its file name, title, PDF metadata and first pages (``Page``s)."""
+def identify(
+    path: Path | None, title: str, pages: list, metadata: dict | None = None
+) -> tuple[Identity, str | None]:
+    """The identity of one document from its file name, title, PDF metadata (``pdf_metadata``) and first
+    pages (``Page``s); and, where those pages are a filing's cover (they name the registrant), the title the
+    cover gives: the registrant, the form and the period, and the fiscal year and quarter where the period's
+    end does not say them ("BEST BUY CO., INC. Form 10-Q for the quarterly period ended July 29, 2023 (fiscal
+    2024, Q2)": a question asks for "Q2 of FY2024"); None for any other document."""
     text = "\n".join(p.text for p in pages[:FIRST_PAGES])
-    metadata = metadata if metadata is not None else _pdf_metadata(path)
-    meta = " ".join(v for v in metadata.values() if v)
+    meta = " ".join(v for v in (metadata or {}).values() if v)
     stem_name, file_year, file_quarter, file_form = _file_parts(path.stem) if path else ("", None, None, None)
 
     names = [m.group(1).strip(" ,") for m in _REGISTRANT.finditer(text)]
+    registrant = names[0] if names else ""  # the first the pages name: the cover's
     listed = list(_LISTED.finditer(text))
     names += [m.group(1).strip() for m in listed]
     tickers = [m.group(2) for m in listed] + [m.group(1) for m in _TICKER.finditer(text)][:1]
@@ -235,7 +241,7 @@ def identify(path: Path | None, title: str, pages: list, metadata: dict | None =
     ):
         said_q = Counter(ORDINALS[q.lower()] for q in _QUARTER_WORDS.findall(f"{title}\n{first_page}"))
         quarter = max(said_q, key=lambda q: (said_q[q], q)) if said_q else None
-    return Identity(
+    ident = Identity(
         names=tuple(names),
         short=short,
         tickers=tuple(dict.fromkeys(t for t in tickers if len(t) >= 2)),
@@ -245,26 +251,16 @@ def identify(path: Path | None, title: str, pages: list, metadata: dict | None =
         quarter=quarter,
         date=when,
     )
-
-
-def filing_title(pages: list, ident: Identity) -> str | None:
-    """A title for a filing from what its cover says: the registrant, the form and the period, and the fiscal
-    year and quarter where the period's end does not say them ("BEST BUY CO., INC. Form 10-Q for the
-    quarterly period ended July 29, 2023 (fiscal 2024, Q2)": a question asks for "Q2 of FY2024"); None where
-    the first pages name no registrant (not a filing's cover)."""
-    text = "\n".join(p.text for p in pages[:FIRST_PAGES])
-    m = _REGISTRANT.search(text)
-    if not m or not re.search(r"[A-Za-z]{2}", m.group(1)):
-        return None
-    parts = [m.group(1).strip(" ,")]
-    if ident.form:
-        parts.append(f"Form {ident.form}")
-    if ended := _PERIOD_ENDED.search(text):
+    if not re.search(r"[A-Za-z]{2}", registrant):
+        return ident, None
+    parts = [registrant]
+    if form:
+        parts.append(f"Form {form}")
+    if ended:
         parts.append(f"for the {ended.group(1).lower()} ended {' '.join(ended.group(2).split())}")
-    end_year = int(ident.date[:4]) if ident.date else None
-    if ident.year and (ident.quarter or ident.year != end_year):
-        parts.append(f"(fiscal {ident.year}" + (f", Q{ident.quarter})" if ident.quarter else ")"))
-    return " ".join(parts)
+    if year and (quarter or year != (int(when[:4]) if when else None)):
+        parts.append(f"(fiscal {year}" + (f", Q{quarter})" if quarter else ")"))
+    return ident, " ".join(parts)
 
 
 def is_title(text: str | None) -> bool:
@@ -273,14 +269,11 @@ def is_title(text: str | None) -> bool:
     return bool(text and re.search(r"[A-Za-z]{2}", text))
 
 
-def _pdf_metadata(path: Path | None) -> dict:
-    """A PDF's title, subject and keywords (EDGAR's subject: "Form 10-K … for the period ending …")."""
-    if path is None or path.suffix.lower() != ".pdf":
-        return {}
+def pdf_metadata(reader) -> dict:
+    """A PDF's title, subject and keywords from its open ``pypdf.PdfReader`` (EDGAR's subject: "Form 10-K …
+    for the period ending …")."""
     try:
-        from pypdf import PdfReader
-
-        info = PdfReader(path, strict=False).metadata or {}
+        info = reader.metadata or {}
         return {k: str(info.get(f"/{k.title()}") or "") for k in ("title", "subject", "keywords")}
     except Exception:  # damaged metadata: the pages still say what the document is
         return {}

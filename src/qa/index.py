@@ -166,7 +166,8 @@ def build_index(
             reports.append(rep)
             continue
         rep.pages = len(pages)
-        identities[rel] = identify(path, doc.title, pages).to_dict()
+        # a PDF is identified as it is read (its cover may title it); any other document here, by its title
+        identities[rel] = (doc.identity or identify(path, doc.title, pages)[0]).to_dict()
         docs.append((doc, pages, chunks, [None] * len(chunks)))
         reports.append(rep)
     removed = sorted(set(prev.files) - {r for r, _ in found} - {r.path for r in refused}) if prev else []

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa.doc_identity import Identity
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Document:
     format: str  # pdf | text | markdown | html
     pages: int
     url: str | None = None
+    identity: Identity | None = None  # what it is (qa.doc_identity), where its reader found out: a PDF's
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -23,7 +23,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from qa.doc_identity import filing_title, identify, is_title
+from qa.doc_identity import identify, is_title, pdf_metadata
 from qa.errors import IngestError
 from qa.ingest.corpus import FileReport
 from qa.ingest.normalise import first_block_title, pages_from_texts
@@ -100,9 +100,9 @@ def read_pdf(path: Path, doc: str, report: FileReport, options=None) -> tuple[Do
         meta_title = None  # an accession number ("0000320193-23-000106") is no title
     # A filing's cover says what it is (registrant, form, period); its metadata title is often an accession
     # number or the cover's first line ("UNITED STATES SECURITIES AND EXCHANGE COMMISSION").
-    title = filing_title(pages, identify(path, meta_title or "", pages)) or meta_title
-    title = title or first_block_title(first) or path.stem
-    return Document(doc=doc, title=title, format="pdf", pages=n), pages
+    identity, cover_title = identify(path, meta_title or "", pages, pdf_metadata(reader))
+    title = cover_title or meta_title or first_block_title(first) or path.stem
+    return Document(doc=doc, title=title, format="pdf", pages=n, identity=identity), pages
 
 
 def page_texts(
