@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	# CPU torch first: a plain torch requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
+	# The bundled model's ONNX export, made once here rather than on the first build or question.
+	$(PY) -m qa.onnx_export
 	touch $(STAMP)
 
 run: install

@@ -143,6 +143,20 @@ def test_export_is_cached_with_its_checksum_and_reused(tiny_model, cache, monkey
         OnnxEmbedder(str(model), "onnx")
 
 
+def test_the_bench_makes_a_missing_export_before_timing_and_reports_it(tiny_model, cache, tmp_path):
+    from qa.bench.workers import _task_export
+    from qa.onnx_export import cached
+
+    model = tmp_path / "model"  # a source folder no test exported yet
+    shutil.copytree(tiny_model, model)
+    assert cached(model, "onnx") is None
+    made = _task_export(str(model), "onnx")
+    assert made["made"] is True and made["export_s"] > 0
+    assert cached(model, "onnx") == OnnxEmbedder(str(model), "onnx").export
+    assert _task_export(str(model), "onnx") == {"made": False, "export_s": 0.0}
+    assert _task_export(str(model), "torch") == {"made": False, "export_s": 0.0}
+
+
 def test_a_missing_model_folder_is_a_clear_error(tmp_path, cache):
     from qa.errors import QAError
 

@@ -64,17 +64,23 @@ def source_key(model_path: Path, quantization: str | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def cached(model_path: str | Path, backend: str) -> Export | None:
+    """The cached export of a model folder for ``onnx`` or ``onnx-int8``, or None when it is not made yet."""
+    model_path = Path(model_path)
+    if not model_path.is_dir():
+        raise QAError(f"embedding model folder {model_path} not found; give --model a local folder")
+    return _read(cache_root() / "onnx" / source_key(model_path, QUANTIZATIONS[backend]))
+
+
 def exported(model_path: str | Path, backend: str) -> Export:
     """The cached export of a local sentence-transformers folder for ``onnx`` or ``onnx-int8``; made (and
     cached) when missing. An int8 export quantises the fp32 one."""
     model_path = Path(model_path)
-    if not model_path.is_dir():
-        raise QAError(f"embedding model folder {model_path} not found; give --model a local folder")
-    quantization = QUANTIZATIONS[backend]
-    folder = cache_root() / "onnx" / source_key(model_path, quantization)
-    found = _read(folder)
+    found = cached(model_path, backend)
     if found is not None:
         return found
+    quantization = QUANTIZATIONS[backend]
+    folder = cache_root() / "onnx" / source_key(model_path, quantization)
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -179,3 +185,13 @@ def _quantize(fp32: Export, out: Path) -> dict:
     meta = json.loads((fp32.folder / "export.json").read_text())
     meta.pop("sha256")
     return {**meta, "quantization": QUANTIZATIONS["onnx-int8"]}
+
+
+if __name__ == "__main__":  # `python -m qa.onnx_export [MODEL]`: make the export now (make install does)
+    import sys
+
+    from qa.config import DEFAULT_MODEL
+    from qa.embed import resolve_model_path
+
+    made = exported(resolve_model_path(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL), "onnx")
+    print(f"ONNX export of the model: {made.folder}")

@@ -52,6 +52,12 @@ def summary_markdown(data: dict) -> str:
         f"{data['versions'].get('faiss-cpu')}, sentence-transformers "
         f"{data['versions'].get('sentence-transformers')}. Run took {data.get('duration_s')} s."
     )
+    export = data["settings"].get("onnx_export") or {}
+    if export.get("made"):
+        L.append(
+            f"\nThe model's ONNX export was not cached: made before any timing ({export['export_s']} s, "
+            "once per model; `make install` makes it)."
+        )
     L.append("\n## Goals\n\n| goal | target | measured | met |\n|---|---|---|---|")
     for g in data["goals"]:
         met = {True: "yes", False: "**NO**", None: "not measured"}[g["met"]]

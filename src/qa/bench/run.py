@@ -20,6 +20,7 @@ from qa.bench.machine import machine_info, thread_info, versions
 from qa.bench.plots import make_plots
 from qa.bench.report import summary_markdown
 from qa.bench.scaling import FULL_SIZES, QUICK_SIZES, _scaling_from_texts
+from qa.bench.workers import run_worker
 from qa.errors import UsageError
 
 
@@ -75,6 +76,8 @@ def run_bench(
         dense_kind=Settings().dense_kind,
         sections=list(sections),
     )
+    export, _ = run_worker("export", model=data["settings"]["model"], backend=data["settings"]["backend"])
+    data["settings"]["onnx_export"] = {k: export[k] for k in ("made", "export_s")}
     idx = None
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
         work = Path(tmp)
