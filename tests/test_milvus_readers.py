@@ -117,15 +117,45 @@ def test_a_request_nothing_rewrote_costs_one_query_and_is_answered_once(milvus_u
     calls = []
     generation = MilvusStore.generation
 
-    def counted(self, gen):
-        calls.append(gen)
-        return generation(self, gen)
+    def counted(self, gen, strong=False):
+        calls.append((gen, strong))
+        return generation(self, gen, strong)
 
     with mock.patch.object(MilvusStore, "generation", counted):
         answer = reader.ask(QUESTION)
-    assert calls == ["a"]  # the one check after the request (the answer's searches are inside it)
+    # The one check after the request (the answer's searches are inside it), at strong consistency.
+    assert calls == [("a", True)]
     assert answer.to_dict() == Index.ask(reader, QUESTION).to_dict()
     assert reader.latest().generation == 2  # the request itself was not redone: b is loaded only now
+
+
+def test_the_check_before_a_request_is_one_cheap_query_and_a_stale_view_loads_nothing(milvus_uri, versions):
+    """Before a request the number is read at bounded staleness; a view older than the generation loaded
+    (right after an update, on a Milvus that lags) is read again at strong consistency, not loaded again."""
+    _, reader = _reader_at_a_when_b_is_live(milvus_uri, versions)
+    live = reader.latest()
+    assert (live.gen, live.generation) == ("b", 2)
+    calls = []
+    generation = MilvusStore.generation
+
+    def lagging(self, gen, strong=False):
+        calls.append((gen, strong))
+        return generation(self, gen, strong) if strong else -1  # b as it looked while update 2 wrote it
+
+    def counted(self, gen, strong=False):
+        calls.append((gen, strong))
+        return generation(self, gen, strong)
+
+    with mock.patch.object(MilvusStore, "generation", counted):
+        assert live.latest() is live
+    assert calls == [("b", False)]
+    calls.clear()
+    with (
+        mock.patch.object(MilvusStore, "generation", lagging),
+        mock.patch("qa.milvus.load.load_milvus", side_effect=AssertionError("loaded again")),
+    ):
+        assert live.latest() is live
+    assert calls == [("b", False), ("b", True)]
 
 
 def test_a_request_whose_generation_is_dropped_under_it_is_answered_from_the_live_one(

@@ -146,9 +146,9 @@ class MilvusIndex(Index):
     def intact(self) -> bool:
         """Whether this generation is still the one loaded. An update marks the standby (clears its number:
         ``MilvusStore.clear_meta``, or drops it) before it touches anything of it, so a request that finds
-        the number unchanged after it read nothing of a rewrite (one query)."""
+        the number unchanged after it read nothing of a rewrite (one query, at strong consistency)."""
         try:
-            return self.milvus.generation(self.gen) == self.generation
+            return self.milvus.generation(self.gen, strong=True) == self.generation
         except CollectionGone:  # dropped to be made again (another model or index kind)
             return False
 
@@ -192,11 +192,22 @@ class MilvusIndex(Index):
         try:
             have = self._newer or self
             gen = self.milvus.live()
-            if gen is not None and (gen, self.milvus.generation(gen)) != (have.gen, have.generation):
+            if gen is not None and self._moved(have, gen, strong=wait):
                 self._newer = load_milvus(self.milvus.location, embedder=self._embedder, store=self.milvus)
             return self._newer or self
         finally:
             self._checking.release()
+
+    def _moved(self, have: MilvusIndex, gen: str, strong: bool) -> bool:
+        """Whether the live generation ``gen`` is another than the one ``have`` holds. Before a request the
+        number is read at bounded staleness (an update that look misses, ``intact`` catches after the
+        request, whose retry reads it ``strong``); a change it shows is read again at strong consistency,
+        since a view older than a generation loaded moments ago would otherwise load it again."""
+        if gen != have.gen:
+            return True
+        if self.milvus.generation(gen, strong=strong) == have.generation:
+            return False
+        return strong or self.milvus.generation(gen, strong=True) != have.generation
 
 
 def load_milvus(
@@ -206,7 +217,7 @@ def load_milvus(
     store = store or MilvusStore(location)
     for _ in range(3):
         gen, meta = live_meta(store)
-        number = store.generation(gen)
+        number = store.generation(gen, strong=True)
         manifest = meta["manifest"]
         if model and model != manifest["model"]["id"]:
             raise IndexProblem(
@@ -216,7 +227,7 @@ def load_milvus(
         pages = [Page.from_dict(p) for p in store.pages(gen)]
         rank = {doc: i for i, doc in enumerate(meta["order"])}
         rows = sorted(store.chunks(gen), key=lambda r: (rank.get(r["doc"], len(rank)), r["pos"]))
-        if store.live() == gen and store.generation(gen) == number:
+        if store.live() == gen and store.generation(gen, strong=True) == number:
             break
     chunks = [Chunk.from_dict(r) for r in rows]
     n = manifest["counts"]["chunks"]

@@ -319,13 +319,18 @@ class MilvusStore:
             return None
         return json.loads("".join(r["data"] for r in sorted(rows, key=lambda r: r["part"])))
 
-    def generation(self, gen: str) -> int:
+    def generation(self, gen: str, strong: bool = False) -> int:
         """The number of the update that wrote generation ``gen``, -1 while one rewrites it (one query:
-        cheap to ask per request). Read at strong consistency: it sees every write made before the call,
-        so a reader that finds its number unchanged after a request read nothing of a later rewrite."""
+        cheap to ask per request). Read at bounded staleness (a view at most seconds old, served without
+        waiting for the newest writes), enough to notice an update before a request. ``strong``: it sees
+        every write made before the call, for whatever decides on the number (the check after a request,
+        a load, an update numbering the next generation)."""
         name = json.dumps(["generation", "", 0, 0])
         rows = self.client.get(
-            self.names(gen)["docs"], ids=[key(name)], output_fields=["data"], consistency_level="Strong"
+            self.names(gen)["docs"],
+            ids=[key(name)],
+            output_fields=["data"],
+            consistency_level="Strong" if strong else "Bounded",
         )
         return int(rows[0]["data"]) if rows else -1
 

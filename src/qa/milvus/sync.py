@@ -29,7 +29,7 @@ def write_index(location: Location, folders: str | Path | list[str | Path]) -> d
     store = MilvusStore(location)
     live = store.live()
     gen = store.other(live)
-    number = (store.generation(live) if live else 0) + 1
+    number = (store.generation(live, strong=True) if live else 0) + 1
     fp, dim, kind = manifest["fingerprint"], manifest["model"]["dim"], manifest["dense"]["kind"]
 
     def chunk_dicts(doc: str) -> list[dict]:
@@ -78,7 +78,7 @@ def write_index(location: Location, folders: str | Path | list[str | Path]) -> d
     store.put_meta(gen, meta, number)
     store.flush(gen)
     now = store.live()
-    if (now, store.generation(live) if live else 0) != (live, number - 1):
+    if (now, store.generation(live, strong=True) if live else 0) != (live, number - 1):
         # Another writer that did not hold the update lock (qa.milvus.lock) swapped in meanwhile, and may
         # have written this generation too: refuse the swap; the next update rewrites the standby in full.
         if now != gen:
