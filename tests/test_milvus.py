@@ -182,6 +182,10 @@ def test_cli_errors_name_the_fix(milvus_uri, tmp_path, capsys, monkeypatch):
     assert "is not a Milvus name" in capsys.readouterr().err
     assert main(["index", "--from", str(tmp_path)]) == 2
     assert "--from needs --milvus-uri" in capsys.readouterr().err
+    missing = tmp_path / "no-corpus"  # the update lock refuses it before anything is read or written
+    assert main(["index", "--corpus", str(missing), "--milvus-uri", milvus_uri, "--collection", "none"]) == 2
+    assert f"corpus folder not found: {missing}" in capsys.readouterr().err
+    assert not MilvusStore(Location(milvus_uri, "none")).exists("a") and not missing.exists()
     monkeypatch.setenv("QA_MILVUS_URI", milvus_uri)  # the environment names the server too
     assert main(["status", "--collection", "nothing_here"]) == 2
     assert "no index in Milvus" in capsys.readouterr().err

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from qa.errors import UsageError
 from qa.ingest import scan_corpus
-from qa.milvus.lock import LOCK_FILE, UpdateBusy, update_lock
+from qa.milvus.lock import LOCK_FILE, NoCorpus, UpdateBusy, update_lock
 
 HOLDER = """
 import sys
@@ -96,6 +97,24 @@ def test_a_holder_that_crashed_has_released_the_lock(tmp_path):
     holder.kill()  # SIGKILL mid-update: no cleanup ran, the kernel dropped the lock with the process
     with update_lock(tmp_path, "after the crash", say=lambda m: None, timeout_s=30):
         pass
+
+
+def test_no_corpus_folder_is_refused_and_nothing_runs_or_is_made(tmp_path):
+    """An update reads the whole corpus: without the folder it would remove every document, so the lock
+    refuses it (a usage error: exit 2 from the CLI; the server turns it into its 503)."""
+    missing = tmp_path / "no-corpus"
+    ran = []
+    with (
+        pytest.raises(NoCorpus, match=f"corpus folder not found: {missing}"),
+        update_lock(missing, "an update", say=ran.append),
+    ):
+        ran.append("the block")
+    assert ran == [] and not missing.exists()
+    assert issubclass(NoCorpus, UsageError)
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(NoCorpus), update_lock(tmp_path / "a-file", "an update"):
+        ran.append("the block")
+    assert ran == []
 
 
 def test_re_entrant_in_one_thread_exclusive_for_another(tmp_path):

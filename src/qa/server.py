@@ -157,19 +157,15 @@ class Service:
             return None
         return pageview.place_quote(found[0], view["page"], view["text"], start, end, view["ocr"])
 
+    @contextlib.contextmanager
     def _shared_update(self, name: str, progress):
         """An index in Milvus is shared by replicas: one update at a time across all of them, held from
         choosing the file's name to the alias swap (``qa.milvus.lock``, in the corpus folder they share).
         A folder index has this one process, which ``_update`` serialises."""
         if not isinstance(self.settings.index, Location):
-            return contextlib.nullcontext()
-        from qa.milvus.lock import update_lock
-
-        if not self.corpus.is_dir():  # an update reads the whole corpus: without it, it would remove it all
-            raise UploadRejected(
-                f"this replica has no corpus folder ({self.corpus}): upload through a replica that shares it",
-                503,
-            )
+            yield
+            return
+        from qa.milvus.lock import NoCorpus, update_lock
 
         def say(message: str) -> None:
             print(f"qa serve: {message}", file=sys.stderr, flush=True)
@@ -179,7 +175,14 @@ class Service:
         def busy(message: str) -> UploadRejected:
             return UploadRejected(f"{message}; nothing was saved", 503)
 
-        return update_lock(self.corpus, f"the upload of {name}", say, UPLOAD_WAIT_S, busy)
+        try:
+            with update_lock(self.corpus, f"the upload of {name}", say, UPLOAD_WAIT_S, busy):
+                yield
+        except NoCorpus:
+            raise UploadRejected(
+                f"this replica has no corpus folder ({self.corpus}): upload through a replica that shares it",
+                503,
+            ) from None
 
     def upload(self, filename: str, data: bytes, progress=None) -> dict:
         """Check, save under corpus/uploads/ and index one file; a rejected file changes nothing."""

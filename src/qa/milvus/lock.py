@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.errors import QAError, UsageError
 
 LOCK_FILE = ".qa-update.lock"  # a dot file: never a document of the corpus (qa.ingest skips them)
 SAY_EVERY_S = 30.0
@@ -36,6 +36,11 @@ _held = threading.local()  # paths this thread holds, with how many times: the l
 
 class UpdateBusy(QAError):
     """Another update held the lock for longer than this one would wait."""
+
+
+class NoCorpus(UsageError):
+    """There is no corpus folder to lock: no update of a shared index without one, since an update reads
+    the whole corpus and from none it would remove every document."""
 
 
 def _say(message: str) -> None:
@@ -75,9 +80,12 @@ def update_lock(
     """Hold the update lock of ``folder`` (a corpus) for the block; ``what`` names this update to whoever
     waits. A busy lock is waited for, said through ``say`` (stderr by default) at once and every
     SAY_EVERY_S; past ``timeout_s`` (None: no limit) ``busy(message)`` is raised, the message naming the
-    holder. Re-entrant within one thread; another thread or process waits."""
+    holder. No folder: ``NoCorpus``, nothing held. Re-entrant within one thread; another thread or process
+    waits."""
     say = say or _say
     path = Path(folder).resolve() / LOCK_FILE
+    if not path.parent.is_dir():
+        raise NoCorpus(f"corpus folder not found: {folder} (an update reads the whole corpus)")
     held: dict[Path, int] = _held.__dict__.setdefault("paths", {})
     if held.get(path):
         held[path] += 1
@@ -85,9 +93,6 @@ def update_lock(
             yield
         finally:
             held[path] -= 1
-        return
-    if not path.parent.is_dir():  # no corpus folder: the build itself says so
-        yield
         return
     fd, writable = _open(path)
     if fd is None:
