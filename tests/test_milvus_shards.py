@@ -48,6 +48,43 @@ def built(fake_corpus, build_fake, tmp_path):
     return whole, shards
 
 
+def test_one_folder_is_read_as_its_build_made_it(fake_corpus, fake_docs, build_fake, tmp_path):
+    """One folder goes through the same merge as many (``qa index --from index/``, and every update of the
+    index in Milvus): the order, manifest, references and examples its own build wrote. A catalogued copy
+    that was skipped (no text) gets no URL, as the build gives it none."""
+    from qa.examples import FILE as EXAMPLES
+    from qa.milvus.shards import Shards
+
+    paper = (
+        "A Paper\n\nRivers flood in spring (Doe, 2020). Dams hold water (Roe, 2021).\n\nReferences\n\n"
+        "Doe, J. (2020, May 1). *Rivers and floods*. <https://example.org/rivers>\n\n"
+        "Roe, K. (2021, June 2). *Dams*. <https://example.org/dams>\n"
+    )
+    catalogue = {
+        "copies/rivers.txt": {"reference": "doe-2020", "cites_from": "paper.txt"},
+        "copies/dams.txt": {"reference": "roe-2021", "cites_from": "paper.txt"},
+    }
+    files = {
+        **fake_docs,
+        "paper.txt": paper,
+        "copies/rivers.txt": "Rivers and Floods\n\nSpring floods follow snowmelt.\n",
+        "copies/dams.txt": "",
+        "sources.json": json.dumps(catalogue),
+    }
+    folder = tmp_path / "index"
+    build_fake(fake_corpus(files), folder)
+    idx = load_index(folder)
+    by_path = {f["path"]: f for f in idx.manifest["files"]}
+    assert by_path["copies/rivers.txt"]["url"] == "https://example.org/rivers"
+    assert by_path["copies/dams.txt"]["status"] != "ok" and "url" not in by_path["copies/dams.txt"]
+    one = Shards([folder])
+    assert one.manifest == idx.manifest
+    assert one.order == list(dict.fromkeys(c.doc for c in idx.chunks))
+    assert one.references == idx.bibliography.data and "paper.txt" in one.references
+    assert one.examples == json.loads((folder / EXAMPLES).read_text(encoding="utf-8"))
+    assert [r for d in one.order for r in one.docs[d].rows] == list(range(len(idx.chunks)))
+
+
 def test_two_shards_in_milvus_answer_as_one_build_of_the_whole_corpus(built, location, milvus_uri):
     whole, shards = built
     report = write_index(location, shards)

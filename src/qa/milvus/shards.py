@@ -68,10 +68,8 @@ class Shards:
             for doc in dict.fromkeys(c.doc for c in idx.chunks):
                 self.docs[doc] = Shard(idx, [int(r) for r in idx.doc_rows[doc]], pages.get(doc, []))
         self.references = {d: b for idx in self.indexes for d, b in idx.bibliography.data.items()}
-        if len(self.indexes) == 1:
-            self.order, self.manifest = list(self.docs), first
-        else:
-            self.order, self.manifest = sorted(self.docs), self._merged()
+        # One folder too: its build made the same order, manifest and URLs (tested against a build).
+        self.order, self.manifest = sorted(self.docs), self._merged()
         self.examples = self._examples()
 
     def _merged(self) -> dict:
@@ -81,17 +79,20 @@ class Shards:
         manifests = [idx.manifest for idx in self.indexes]
         first = manifests[0]
         files = sorted((f for m in manifests for f in m["files"]), key=lambda f: f["path"])
-        # A document cited with a copy in the corpus gets that reference's URL (qa.citing.link_documents),
-        # also when the citing document is in another shard.
+        # An indexed document cited with a copy in the corpus gets that reference's URL
+        # (qa.citing.link_documents), also when the citing document is in another shard.
         urls = copy_urls(self.references)
         files = [
-            {**f, "url": urls[f["path"]]} if f["path"] in urls and not f.get("url") else f for f in files
+            {**f, "url": urls[f["path"]]}
+            if f["status"] == "ok" and f["path"] in urls and not f.get("url")
+            else f
+            for f in files
         ]
         counts = {k: sum(m["counts"][k] for m in manifests) for k in first["counts"]}
         total = counts["chunks"]
         return {
             **first,
-            "created": max(datetime.fromisoformat(m["created"]) for m in manifests).isoformat(),
+            "created": max((m["created"] for m in manifests), key=datetime.fromisoformat),
             "dense": {**first["dense"], "kind": choose_kind(first["settings"]["dense_kind"], total)},
             "counts": counts,
             "files": files,
