@@ -108,10 +108,11 @@ def _hits(idx, questions: list[dict], by_page: bool) -> dict:
 
 
 def quality(extractors: list[str], work: Path, rebuild: bool) -> dict:
+    from qa.build import build_index
     from qa.config import Settings
     from qa.embed import get_embedder
     from qa.evaluate import load_questions
-    from qa.index import build_index, load_index
+    from qa.index import load_index
 
     emb = get_embedder(Settings().model)
     finance_q = load_questions(FINANCE / "questions.jsonl")

@@ -62,8 +62,8 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_index_build(tmp_path_factory, corpus_dir) -> dict:
     """Build the shipped corpus with the real bundled model, once per session; returns the build report."""
+    from qa.build import build_index
     from qa.config import Settings
-    from qa.index import build_index
 
     path = tmp_path_factory.mktemp("real-index") / "index"
     report = build_index(corpus_dir, path, settings=Settings(corpus=corpus_dir, index=path))
@@ -113,8 +113,8 @@ def build_fake() -> Callable[..., dict]:
 
     Returns the build report with the embedder used under ``report["embedder"]`` (count its texts).
     """
+    from qa.build import build_index
     from qa.embed import FakeEmbedder
-    from qa.index import build_index
 
     def build(corpus: Path, index: Path, embedder=None, rebuild: bool = False, **overrides) -> dict:
         emb = embedder if embedder is not None else FakeEmbedder(model_id=FAKE_MODEL)

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.build import build_index
 from qa.config import Settings
 from qa.embed import FakeEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, resolve_model_path
 from qa.errors import IndexProblem, UsageError
-from qa.index import build_index, load_index, status
+from qa.index import load_index, status
 
 TEXTS = [
     "The IndiaAI Mission was allocated ₹10,372 crore.",

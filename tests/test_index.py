@@ -516,7 +516,7 @@ def test_failed_write_leaves_the_previous_index(built, build_fake, monkeypatch):
 
 KILL_SCRIPT = r"""
 import os, sys, time
-import qa.index
+import qa.build
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 
@@ -536,23 +536,23 @@ class Slow(FakeEmbedder):
 
 
 if stage == "write":  # hang once pages.jsonl is in the temporary folder
-    real_write_jsonl = qa.index.write_jsonl
+    real_write_jsonl = qa.build.write_jsonl
 
     def write_then_hang(path, rows):
         real_write_jsonl(path, rows)
         say("WRITING")
         time.sleep(120)
 
-    qa.index.write_jsonl = write_then_hang
+    qa.build.write_jsonl = write_then_hang
 if stage == "swap":  # hang between moving the old index aside and moving the new one in
     def half_swap(tmp, target):
         target.rename(target.parent / f".{target.name}.old-{os.getpid()}")
         say("SWAPPING")
         time.sleep(120)
 
-    qa.index.swap_in = half_swap
+    qa.build.swap_in = half_swap
 
-qa.index.build_index(
+qa.build.build_index(
     corpus, index, settings=Settings(model="fake:bow-64", batch_size=1), embedder=Slow(model_id="fake:bow-64")
 )
 say("DONE")
@@ -744,7 +744,7 @@ def test_caps_come_from_the_environment(monkeypatch):
 
 
 def test_embedding_progress_counts_the_work_of_new_chunks_and_ends_at_its_total(tmp_path, fake_corpus):
-    from qa.index import build_index
+    from qa.build import build_index
 
     many = " ".join(f"Sentence {i} is about owls." for i in range(300))  # several embedding blocks
     corpus = fake_corpus({"owls.txt": many, "hawks.txt": "Hawks soar. They hunt by day.\n"})

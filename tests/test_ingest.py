@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from qa.build import build_index
 from qa.chunk import chunk_document
 from qa.config import Settings
 from qa.errors import IngestError, UsageError
-from qa.index import build_index
 from qa.ingest import FileReport, decode_text, normalise, read_file, scan_corpus
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE_MODEL
+from qa.build import build_index
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.errors import IngestError
-from qa.index import build_index, load_index
+from qa.index import load_index
 from qa.ingest import FileReport, ReadOptions, read_file
 from qa.ingest.ocr import CACHE_FILE, OcrCache, parse_tsv
 from qa.records import Page

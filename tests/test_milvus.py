@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from qa.build import build_index
 from qa.cli import main
 from qa.embed import FakeEmbedder
-from qa.index import build_index, load_index
+from qa.index import load_index
 from qa.milvus import Location
 from qa.milvus.bench import close_enough
 from qa.milvus.load import load_milvus

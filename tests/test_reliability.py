@@ -31,12 +31,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from qa.build import build_index
 from qa.chunk import chunk_document, split_sentences
 from qa.cli import main
 from qa.config import FORMAT_VERSION, Settings
 from qa.embed import FakeEmbedder
 from qa.errors import IndexProblem, UsageError
-from qa.index import build_index, load_index, status
+from qa.index import load_index, status
 from qa.ingest import normalise
 from reliability import faults, fuzz, hostile, summary
 from reliability.audit import recorder
@@ -945,7 +946,8 @@ _READ_ALL = r"""
 import json, sys
 from qa.config import Settings
 from qa.embed import FakeEmbedder
-from qa.index import build_index, status
+from qa.build import build_index
+from qa.index import status
 def rchar():
     return int(dict(l.split(": ") for l in open("/proc/self/io").read().splitlines())["rchar"])
 corpus, index = sys.argv[1:3]
@@ -982,7 +984,7 @@ import json, sys
 from pathlib import Path
 from qa.config import Settings
 from qa.embed import get_embedder
-from qa.index import build_index
+from qa.build import build_index
 def hwm():  # this process image's peak RSS in MB (ru_maxrss would carry the parent's over exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 corpus, index, mb, para = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]

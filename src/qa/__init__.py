@@ -8,7 +8,7 @@ __all__ = ["build_index", "load_index", "__version__"]
 
 def build_index(corpus, index, **kwargs):
     """Build or update the index of ``corpus`` in ``index``; returns the build report (a dict)."""
-    from qa.index import build_index as _build
+    from qa.build import build_index as _build
 
     return _build(corpus, index, **kwargs)
 

@@ -48,7 +48,7 @@ def _folder_settings(args) -> Settings:
 
 
 def cmd_index(args) -> int:
-    from qa.index import build_index, progress_printer
+    from qa.build import build_index, progress_printer
 
     s = _settings(args)
     if args.from_index:

@@ -186,7 +186,8 @@ class Service:
 
     def upload(self, filename: str, data: bytes, progress=None) -> dict:
         """Check, save under corpus/uploads/ and index one file; a rejected file changes nothing."""
-        from qa.index import build_index, load_index
+        from qa.build import build_index
+        from qa.index import load_index
         from qa.ingest import sha256_file
 
         name = sanitize_filename(filename)
@@ -501,7 +502,7 @@ def _plain(obj):
 
 def _terminal_progress():
     """tqdm bars on a terminal; plain lines otherwise (e.g. under make or a service manager)."""
-    from qa.index import progress_printer
+    from qa.build import progress_printer
 
     bars = progress_printer(False)
     if bars:
@@ -519,7 +520,8 @@ def _terminal_progress():
 
 def ensure_index(settings: Settings) -> None:
     """Build the index if missing, or update it if the corpus or settings changed, printing progress."""
-    from qa.index import build_index, status
+    from qa.build import build_index
+    from qa.index import status
 
     try:
         st = status(settings.index, settings.corpus, settings)

@@ -501,7 +501,7 @@ def cmd_list(args) -> int:
 def cmd_fetch(args) -> int:
     import sys
 
-    from qa.index import build_index, progress_printer
+    from qa.build import build_index, progress_printer
 
     s = Settings.from_env(
         corpus=Path(args.corpus) if args.corpus else None, index=Path(args.index) if args.index else None

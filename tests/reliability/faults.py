@@ -120,7 +120,7 @@ def fail_writing(monkeypatch, point: str) -> None:
 
     import numpy as np
 
-    import qa.index
+    import qa.build
     import qa.lexical
     import qa.store
     import qa.units
@@ -136,7 +136,7 @@ def fail_writing(monkeypatch, point: str) -> None:
         return wrapper
 
     if point in ("pages.jsonl", "chunks.jsonl"):
-        monkeypatch.setattr(qa.index, "write_jsonl", by_name(qa.index.write_jsonl, lambda path, rows: path))
+        monkeypatch.setattr(qa.build, "write_jsonl", by_name(qa.build.write_jsonl, lambda path, rows: path))
     elif point == "vectors.npy":
         monkeypatch.setattr(np, "save", by_name(np.save, lambda file, *a, **k: file))
     elif point == "sentences.npy":  # streamed while embedding
@@ -153,7 +153,7 @@ def fail_writing(monkeypatch, point: str) -> None:
         def fsync_fails(path):
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
 
-        monkeypatch.setattr(qa.index, "fsync_dir", fsync_fails)
+        monkeypatch.setattr(qa.build, "fsync_dir", fsync_fails)
     elif point == "swap":
         real_rename = P.rename
 

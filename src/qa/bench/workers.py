@@ -17,9 +17,9 @@ from qa.errors import QAError
 
 
 def _task_build(corpus: str, index: str, rebuild: bool) -> dict:
+    from qa.build import build_index
     from qa.config import Settings
     from qa.embed import get_embedder
-    from qa.index import build_index
 
     settings = Settings(corpus=Path(corpus), index=Path(index))
     # The model is loaded first and timed on its own, as in the baseline, so that build_index's own stage

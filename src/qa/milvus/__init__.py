@@ -1,9 +1,9 @@
 """The index in Milvus: many `qa serve` replicas share one index held in a Milvus server (or cluster).
 
-``Location`` names where it lives; nothing here imports pymilvus, so the CLI and ``qa.index`` can name a
-location for free. ``store`` holds the collections of one generation, ``manifest`` what they describe,
-``sync`` writes a built index into them per document and swaps it in by alias, ``build`` updates it from a
-corpus, ``load`` reads it back as a ``qa.index.Index`` whose vectors and BM25 stay in Milvus.
+``Location`` names where it lives; nothing here imports pymilvus, so the CLI, ``qa.index`` and ``qa.build``
+can name a location for free. ``store`` holds the collections of one generation, ``manifest`` what they
+describe, ``sync`` writes a built index into them per document and swaps it in by alias, ``build`` updates it
+from a corpus, ``load`` reads it back as a ``qa.index.Index`` whose vectors and BM25 stay in Milvus.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build or update the index in Milvus from a corpus, with the same pipeline as an index folder.
 
-The live generation is read back into a scratch index folder, so ``qa.index.build_index`` updates it as it
+The live generation is read back into a scratch index folder, so ``qa.build.build_index`` updates it as it
 updates any folder (only added and changed files are read and embedded); ``sync`` then writes the changed
 documents into the standby generation and swaps it in. The scratch folder is removed afterwards. One
 update at a time: ``qa.milvus.lock``.
@@ -48,10 +48,10 @@ def export(store: MilvusStore, gen: str, folder: Path) -> None:
 def build_milvus(
     corpus, location: Location, settings=None, embedder=None, rebuild=False, progress=None, log=None
 ) -> dict:
-    """``qa.index.build_index`` into Milvus: the same report, plus ``milvus`` (what was written). Holds the
+    """``qa.build.build_index`` into Milvus: the same report, plus ``milvus`` (what was written). Holds the
     corpus's update lock (``qa.milvus.lock``) from reading the live generation to moving the alias, so an
     update through another replica is waited for and built upon, never overwritten."""
-    from qa.index import build_index
+    from qa.build import build_index
 
     store = MilvusStore(location)
     with (

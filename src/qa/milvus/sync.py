@@ -21,7 +21,7 @@ from qa.milvus.store import MilvusStore, bm25_terms, unit_key
 def write_index(location: Location, folders: str | Path | list[str | Path]) -> dict:
     """Load an index folder (validated), or the shards several workers built of one corpus
     (``qa.milvus.shards``), into Milvus; returns what was written."""
-    from qa.index import lexical_text
+    from qa.build import lexical_text
 
     t0 = time.perf_counter()
     shards = Shards([folders] if isinstance(folders, str | Path) else list(folders))
