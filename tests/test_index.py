@@ -765,32 +765,3 @@ def test_embedding_progress_counts_the_work_of_new_chunks_and_ends_at_its_total(
     (corpus / "hawks.txt").write_text("Hawks soar. They hunt by day. Kestrels hover.\n")
     calls = build()  # an update: only the changed file's sentences are work
     assert calls[-1] == (3, 3), calls
-
-
-def test_parts_context_vectors_embed_each_table_head_once(tmp_path, fake_corpus, build_fake):
-    """context_vectors="parts": a row's vector is the word-piece-weighted mean of its context head's vector
-    (each distinct head embedded once) and its text's; another setting, so another fingerprint."""
-    from qa.embed import FakeEmbedder
-    from qa.units import context_head
-
-    table = "Quarterly results\n\nItem\t2023\t2024\nSales\t10\t12\nCosts\t5\t6\nProfit\t5\t6\n\nSales rose.\n"
-    corpus = fake_corpus({"report.txt": table})
-    joint = build_fake(corpus, tmp_path / "joint")
-    parts = build_fake(corpus, tmp_path / "parts", context_vectors="parts")
-    idx = load_index(tmp_path / "parts")
-    rows = [i for i, c in enumerate(idx.chunks) if c.kind == "table_row"]
-    fake = FakeEmbedder()
-    title = idx.documents["report.txt"]["title"]
-    heads = {context_head(idx.chunks[i], title, True) for i in rows}
-    assert len(rows) == 4 and len(heads) == 2  # the header row (title only) and three rows under one head
-    # each row's text instead of head and text together, and each distinct head once
-    assert parts["embedder"].texts_embedded == joint["embedder"].texts_embedded + len(heads)
-    for i in rows:
-        c = idx.chunks[i]
-        head = context_head(c, title, True)
-        (hv, bv), (hn, bn) = fake.encode([head, c.text]), fake.lengths([head, c.text])
-        mix = hn * hv + bn * bv
-        expected = mix / np.linalg.norm(mix)
-        assert np.allclose(idx.units[idx.unit_offsets[i]], expected, atol=1e-6)
-        assert np.allclose(idx.vectors[i], expected, atol=1e-6)
-    assert load_index(tmp_path / "joint").manifest["fingerprint"] != idx.manifest["fingerprint"]

@@ -39,7 +39,6 @@ _INDEX_FIELDS = (
     "max_tokens",
     "max_chars",
     "embed_context",
-    "context_vectors",
     "bm25_stemmer",
     "bm25_k1",
     "bm25_b",
@@ -59,10 +58,6 @@ class Settings:
     max_chars: int = 900
     embed_context: bool = True  # prepend title and section to what is embedded
     chunk_vectors: str = "mean"  # mean of the chunk's sentence vectors, or "embed" the chunk text again
-    # A table row's or References entry's vector with its context: "joint" embeds "context\ntext" as one
-    # text; "parts" embeds each distinct context once and the text apart, and takes their mean weighted
-    # by word pieces (what the model's mean pooling does over the joint text, without attention across)
-    context_vectors: str = "joint"
     bm25_stemmer: str = "english"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75

@@ -32,10 +32,6 @@ class Embedder(Protocol):
         """float32 array (len(texts), dim), rows L2-normalised."""
         ...
 
-    def lengths(self, texts: list[str]) -> np.ndarray:
-        """How many tokens of each text the model reads (its window cuts longer texts)."""
-        ...
-
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -115,10 +111,6 @@ class OnnxEmbedder:
         finally:
             self.tokenizer.enable_truncation(self.max_tokens)
 
-    def lengths(self, texts: list[str]) -> np.ndarray:
-        """Word pieces of each text as embedded (special tokens included, truncated at the model's window)."""
-        return np.array([len(e.ids) for e in self._tokens(texts)], dtype=np.int64)
-
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         first: dict[str, int] = {}
         which = np.array([first.setdefault(t, len(first)) for t in texts], dtype=np.int64)
@@ -190,10 +182,6 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
-    def lengths(self, texts: list[str]) -> np.ndarray:
-        ids = self.model.tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
-        return np.array([len(x) for x in ids], dtype=np.int64)
-
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -219,9 +207,6 @@ class FakeEmbedder:
         self.model_id = model_id
         self.calls = 0
         self.texts_embedded = 0
-
-    def lengths(self, texts: list[str]) -> np.ndarray:
-        return np.array([len(re.findall(r"\w+", t)) + 2 for t in texts], dtype=np.int64)
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         self.calls += 1

@@ -87,8 +87,8 @@ def embed_units(
     already embedded (an edit re-embeds only the sentences it touched). A chunk's vector is the normalised
     mean of its units' vectors (``chunk_vectors="mean"``, one embedding pass over the text) or its own
     embedding with title and section (``"embed"``, a second pass). A whole unit (table row, References
-    entry) is embedded with its context head, or from the two apart (``context_vectors="parts"``). Chunks
-    are taken in blocks of about ``4 * batch_size`` new units, so memory holds one block of unit vectors."""
+    entry) is embedded with its context head. Chunks are taken in blocks of about ``4 * batch_size`` new
+    units, so memory holds one block of unit vectors."""
     offsets = unit_offsets(all_chunks)
     vectors = np.zeros((len(all_chunks), emb.dim), dtype=np.float32)
     known = _known_units(prev, {d.doc for d, _, _, srcs in docs if None in srcs}, settings)
@@ -106,15 +106,12 @@ def embed_units(
     writer = _RowWriter(out, int(offsets[-1]), emb.dim)
     done = 0
 
-    parts = settings.context_vectors == "parts"
-    heads: dict[str, tuple[np.ndarray, int]] = {}  # context head → (vector, word pieces), across blocks
-
     def flush(first: int, last: int) -> None:
         """Embed and write the units of chunks ``first..last-1``; set their chunk vectors."""
         nonlocal done
         base = offsets[first]
         units = np.zeros((int(offsets[last] - base), emb.dim), dtype=np.float32)
-        texts, at, chunk_texts, chunk_at, split = [], [], [], [], []
+        texts, at, chunk_texts, chunk_at = [], [], [], []
         for row in range(first, last):
             c, src, title = rows[row]
             a, b = offsets[row] - base, offsets[row + 1] - base
@@ -123,21 +120,16 @@ def embed_units(
                 vectors[row] = prev.vectors[src]
                 continue
             for r, text in zip(range(a, b), unit_texts(c, title, settings.embed_context), strict=True):
-                head = context_head(c, title, settings.embed_context) if parts and c.kind in WHOLE else ""
                 if text in known:
                     units[r] = known[text]
-                elif head:
-                    split.append((r, head, c.text))
                 else:
                     texts.append(text)
                     at.append(r)
             if own and c.kind not in WHOLE:
                 chunk_texts.append(embed_text(c, title, settings.embed_context))
                 chunk_at.append(row)
-        if progress and texts + chunk_texts + split:
+        if progress and texts + chunk_texts:
             progress("embed", done, todo)
-        if split:
-            _embed_parts(emb, split, heads, units)
         if texts:
             units[at] = emb.encode(texts)
         if chunk_texts:
@@ -161,21 +153,3 @@ def embed_units(
     if progress:
         progress("embed", todo, todo)
     return vectors, sum(1 for _, src, _ in rows if src is None)
-
-
-def _embed_parts(emb, split: list[tuple[int, str, str]], heads: dict, units: np.ndarray) -> None:
-    """Vectors of whole units from their parts (``context_vectors="parts"``): each new context head and
-    each text embedded once, joined as the mean of the two weighted by their word pieces."""
-    needed = {h for _, h, _ in split}
-    if len(heads) + len(needed) > 4096:  # a bound on memory: a head seen again later is embedded again
-        for h in [h for h in heads if h not in needed]:
-            del heads[h]
-    new = sorted(needed - heads.keys())
-    if new:
-        for h, v, n in zip(new, emb.encode(new), emb.lengths(new), strict=True):
-            heads[h] = (v, int(n))
-    bodies = [t for _, _, t in split]
-    for (r, h, _), v, n in zip(split, emb.encode(bodies), emb.lengths(bodies), strict=True):
-        hv, hn = heads[h]
-        mix = hn * hv + int(n) * v
-        units[r] = mix / max(float(np.linalg.norm(mix)), 1e-12)
