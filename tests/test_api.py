@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
-from qa.server import Service, UploadRejected, check_content, create_app, sanitize_filename
+from qa.server import create_app
+from qa.service import Service
+from qa.uploads import UploadRejected, check_content, sanitize_filename
 from reliability.audit import recorder
 
 ROOT = Path(__file__).resolve().parents[1]

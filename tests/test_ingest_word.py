@@ -140,7 +140,7 @@ def test_docx_in_a_corpus_is_indexed_and_a_bad_one_skipped(tmp_path, build_fake)
 
 
 def test_upload_accepts_a_docx_by_its_content(tmp_path):
-    from qa.server import UploadRejected, check_content, sanitize_filename
+    from qa.uploads import UploadRejected, check_content, sanitize_filename
 
     data = budget_docx(tmp_path / "budget.docx").read_bytes()
     assert sanitize_filename("My Budget.DOCX") == "My-Budget.docx"

@@ -195,7 +195,7 @@ def test_cli_errors_name_the_fix(milvus_uri, tmp_path, capsys, monkeypatch):
 def test_a_replica_answers_with_no_index_or_corpus_on_its_disk(fake_index, location, fake_settings, tmp_path):
     from dataclasses import replace
 
-    from qa.server import Service
+    from qa.service import Service
     from qa.uploads import UploadRejected
 
     write_index(location, fake_index[1])

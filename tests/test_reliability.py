@@ -427,7 +427,7 @@ def test_a_reader_never_steals_the_index_a_live_build_is_swapping(damaged, prist
 @pytest.fixture
 def fake_service(tmp_path, pristine):
     """A Service over a copy of the fake corpus and index (uploads allowed: they stay in tmp_path)."""
-    from qa.server import Service
+    from qa.service import Service
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(pristine["corpus"], corpus)
@@ -615,7 +615,8 @@ def raw_get(app, raw_path: bytes) -> tuple[int, bytes]:
 def traversal_target(tmp_path):
     """A service over a corpus with an outside secret reachable by every trick: symlinked file and folder
     (refused at indexing), and an indexed file and folder swapped for links to it after indexing."""
-    from qa.server import Service, create_app
+    from qa.server import create_app
+    from qa.service import Service
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -773,7 +774,8 @@ UPLOAD_HEAD = (
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
 def test_a_huge_upload_is_refused_without_reading_it(fake_service, declared, record):
-    from qa.server import MULTIPART_SLACK, create_app
+    from qa.request_limits import MULTIPART_SLACK
+    from qa.server import create_app
 
     app = create_app(fake_service, ui=False)
     before = sorted(p.name for p in fake_service.corpus.rglob("*"))
@@ -820,7 +822,9 @@ def test_every_odd_name_is_served_by_its_routes(tmp_path):
     """Spaces, unicode, dashes, "%", "#", "?", backslashes: an indexed document is reachable by its links.
 
     Sent as raw bytes: Starlette's TestClient decodes a path twice ("%252e" arrives as ".")."""
-    from qa.server import Service, create_app, doc_links
+    from qa.links import doc_links
+    from qa.server import create_app
+    from qa.service import Service
 
     names = [
         "name with spaces.txt",

@@ -148,7 +148,7 @@ def test_two_uploads_at_once_to_one_folder_index_both_land(fake_corpus, build_fa
     """One `qa serve` with index/: its own lock serialises uploads, as before (no lock file is made)."""
     from qa.embed import FakeEmbedder
     from qa.index import load_index
-    from qa.server import Service
+    from qa.service import Service
 
     corpus = fake_corpus()
     build_fake(corpus, tmp_path / "index")

@@ -1,4 +1,4 @@
-"""The app's addresses for a document, in one place the routes (qa.server) and the chat (qa.ui) both use.
+"""The app's addresses for a document, in one place the routes (qa.api) and the chat (qa.ui) both use.
 
 ``view`` is the in-app page view: a PDF page rendered with the quote highlighted on it, or a text page with
 the quote marked; ``file`` the original file (a PDF at ``#page=N`` in the browser's viewer); ``image`` the

@@ -12,28 +12,28 @@ from qa.bench.common import _ratio, _timed, latency_summary, log
 
 
 def _api_factory():
-    """qa.server's (Service, create_app), or a reason why the API cannot be measured."""
+    """qa.service's Service and qa.server's create_app, or a reason why the API cannot be measured."""
     try:
-        import qa.server as server
-    except Exception as e:  # another engineer's module: any import failure means "not measured"
-        return None, f"qa.server does not import ({type(e).__name__}: {e})"
-    if not callable(getattr(server, "create_app", None)) or not callable(getattr(server, "Service", None)):
-        return None, "qa.server has no create_app(Service) factory"
-    return server, ""
+        from qa.server import create_app
+        from qa.service import Service
+    except Exception as e:  # any import failure means "not measured"
+        return None, f"the REST API does not import ({type(e).__name__}: {e})"
+    return (Service, create_app), ""
 
 
 def bench_api(idx, questions: list[str], quick: bool, clients: int = 8) -> dict:
     """POST /api/ask through uvicorn on a loopback socket in this process, paired with in-process ask."""
-    server_mod, reason = _api_factory()
-    if server_mod is None:
+    factory, reason = _api_factory()
+    if factory is None:
         return {"measured": False, "reason": reason}
+    make_service, create_app = factory
     import httpx
     import uvicorn
 
     from qa.config import Settings
 
-    service = server_mod.Service(Settings(index=idx.path), index=idx)
-    app = server_mod.create_app(service, ui=False)
+    service = make_service(Settings(index=idx.path), index=idx)
+    app = create_app(service, ui=False)
     # uvicorn binds the port itself, as `qa serve` does: a socket handed to it pre-bound lacks TCP_NODELAY
     # and every response then stalls ~40 ms on delayed ACKs.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
