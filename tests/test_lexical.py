@@ -113,7 +113,7 @@ def test_a_cold_ask_imports_no_bm25s_scipy_or_other_commands(tmp_path, fake_corp
         "import sys; from qa.cli import main; "
         f"main(['ask', 'Where are apples harvested?', '--index', {str(tmp_path / 'index')!r}, '--json']); "
         "heavy = ('bm25s', 'scipy', 'torch', 'qa.server', 'qa.service', 'qa.api', 'qa.bench', 'qa.sources', "
-        "'qa.answer.train'); "
+        "'qa.source_list', 'qa.source_fetch', 'qa.source_files', 'qa.source_download', 'qa.answer.train'); "
         "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

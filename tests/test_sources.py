@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.sources import IGNORE_PATTERNS, fetch_sources, format_table, list_references
+from qa.source_fetch import fetch_sources
+from qa.source_files import IGNORE_PATTERNS
+from qa.source_list import format_table, list_references
 
 REPO = Path(__file__).resolve().parents[1]
 BRIEF_DOC = "brief/indo-japanese-collaboration-on-ai.txt"
@@ -429,12 +431,12 @@ def test_fetch_into_another_folder_without_indexing(fetch_corpus, site):
 
 def test_a_failure_while_saving_leaves_nothing_behind(fetch_corpus, site, monkeypatch):
     corpus, index = fetch_corpus
-    import qa.sources
+    import qa.source_files
 
     def broken(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qa.sources, "html_to_markdown", broken)
+    monkeypatch.setattr(qa.source_files, "html_to_markdown", broken)
     report = fetch_sources(
         corpus,
         index,
