@@ -200,9 +200,9 @@ class MilvusIndex(Index):
 
     def _moved(self, have: MilvusIndex, gen: str, strong: bool) -> bool:
         """Whether the live generation ``gen`` is another than the one ``have`` holds. Before a request the
-        number is read at bounded staleness (an update that look misses, ``intact`` catches after the
-        request, whose retry reads it ``strong``); a change it shows is read again at strong consistency,
-        since a view older than a generation loaded moments ago would otherwise load it again."""
+        number is read at bounded staleness (an update this read misses, ``intact`` catches after the
+        request, and its retry reads ``strong``); a change it shows is read again at strong consistency,
+        since a view older than a generation loaded moments ago would otherwise load that one again."""
         if gen != have.gen:
             return True
         if self.milvus.generation(gen, strong=strong) == have.generation:
