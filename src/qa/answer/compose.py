@@ -35,23 +35,20 @@ def _items(text: str) -> int:
 def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     """The best unit, plus what it needs: the list after a lead-in (as many items as the question asks), or
     the neighbour that holds what the question asks and the best one lacks; and the runner-up of ``pool``
-    when the model can't tell the two apart (it must hold as many of the question's names, not be another
-    table row, not come beside a list that fills the answer)."""
+    when the model can't tell the two apart (it must hold as many of the question's names and, for a date,
+    amount or expansion, one of those; not be another table row, not come beside a list that fills the
+    answer)."""
     chosen = [best]
     siblings = units(index, best.hit.chunk)
     nexts = [Cand(best.hit, p, siblings[p]) for p in range(best.pos + 1, len(siblings))]
     listing = nexts and (nexts[0].unit.bullet or best.unit.leadin)
     wants = q.count or (2 if q.kind == "list" else 0)
+    typed = q.kind in ("date", "quantity", "acronym")  # (a capitalised word is too loose a sign of a name)
     if best.unit.leadin or (listing and (_ANNOUNCES.search(best.text) or wants > _items(best.text))):
         chosen += [n for n in nexts[: max(wants, MAX_SENTENCES - 1)] if not n.unit.heading]
     else:
         prev = [Cand(best.hit, best.pos - 1, siblings[best.pos - 1])] if best.pos > 0 else []
         around = [c for c in (nexts[:1] + prev) if not c.unit.heading]
-        typed = q.kind in (
-            "date",
-            "quantity",
-            "acronym",
-        )  # (a capitalised word is too loose a sign of a name)
         if typed and not typed_spans(q, best.unit):
             holding = [c for c in around if typed_spans(q, c.unit)]
             chosen += holding[:1]
@@ -64,6 +61,7 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
         and len(chosen) < MAX_SENTENCES
         and runner.score >= RUNNER_UP * best.score
         and not runner.unit.heading
+        and (not typed or bool(typed_spans(q, runner.unit)))  # a date, amount, expansion asked: holds one
         and _names_held(q, runner.unit) >= _names_held(q, best.unit)  # else the names tell them apart
         and not (best.hit.chunk.kind == runner.hit.chunk.kind == "table_row")  # rows answer for other rows
         and not any(c.hit.chunk.id == runner.hit.chunk.id and c.pos == runner.pos for c in chosen)
