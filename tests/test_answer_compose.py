@@ -1,6 +1,6 @@
 """What ``compose.select`` quotes besides the best unit: the runner-up when the model can't tell the two
-apart (its probability at least RUNNER_UP of the best's), in page order beside the best, never a heading,
-never beside a list that already fills the answer."""
+apart (its probability at least RUNNER_UP of the best's; for a date, amount or expansion, holding one), in
+page order beside the best, never a heading, never beside a list that already fills the answer."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ BUDGET = (
     "Harbour Lights\t40\t44\n\n"
     "Source: Parks Office, 2024.\n"
 )
+FERRY = (
+    "Ferry Service\n\n"
+    "The ferry service started in March 2019. Tickets are sold at the pier. "
+    "The new terminal opened in May 2022.\n"
+)
 FOREST = "Forest Trails\n\nThe eastern trail reopens in June. Hikers need a permit from the ranger station.\n"
 
 
@@ -36,6 +41,7 @@ def index(tmp_path, build_fake):
     (corpus / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
     (corpus / "forest.txt").write_text(FOREST, encoding="utf-8")
     (corpus / "budget.txt").write_text(BUDGET, encoding="utf-8")
+    (corpus / "ferry.txt").write_text(FERRY, encoding="utf-8")
     build_fake(corpus, root / "index")
     return qa.load_index(root / "index")
 
@@ -118,3 +124,17 @@ def test_the_table_rows_are_rows(index):
     assert {cand(index, "budget", w, 0.5).hit.chunk.kind for w in ("Trail Repairs", "Harbour Lights")} == {
         "table_row"
     }
+
+
+def test_a_date_questions_runner_up_without_a_date_is_not_quoted(index):
+    q = parse_question("When did the ferry service start?")
+    best = cand(index, "ferry", "March 2019", 0.5)
+    other = cand(index, "ferry", "Tickets", 0.45)
+    assert texts(select(index, q, best, [best, other])) == [best.text]
+
+
+def test_a_date_questions_runner_up_with_a_date_is_quoted(index):
+    q = parse_question("When did the ferry service start?")
+    best = cand(index, "ferry", "March 2019", 0.5)
+    other = cand(index, "ferry", "May 2022", 0.45)
+    assert texts(select(index, q, best, [best, other])) == [best.text, other.text]
