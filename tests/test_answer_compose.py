@@ -126,15 +126,12 @@ def test_the_table_rows_are_rows(index):
     }
 
 
-def test_a_date_questions_runner_up_without_a_date_is_not_quoted(index):
+@pytest.mark.parametrize(
+    "other_words, quoted",
+    [("Tickets", False), ("May 2022", True)],  # a date question: the runner-up must hold a date too
+)
+def test_a_date_questions_runner_up_is_quoted_only_with_a_date(index, other_words, quoted):
     q = parse_question("When did the ferry service start?")
     best = cand(index, "ferry", "March 2019", 0.5)
-    other = cand(index, "ferry", "Tickets", 0.45)
-    assert texts(select(index, q, best, [best, other])) == [best.text]
-
-
-def test_a_date_questions_runner_up_with_a_date_is_quoted(index):
-    q = parse_question("When did the ferry service start?")
-    best = cand(index, "ferry", "March 2019", 0.5)
-    other = cand(index, "ferry", "May 2022", 0.45)
-    assert texts(select(index, q, best, [best, other])) == [best.text, other.text]
+    other = cand(index, "ferry", other_words, 0.45)
+    assert texts(select(index, q, best, [best, other])) == [best.text] + [other.text] * quoted
