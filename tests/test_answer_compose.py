@@ -135,3 +135,37 @@ def test_a_date_questions_runner_up_is_quoted_only_with_a_date(index, other_word
     best = cand(index, "ferry", "March 2019", 0.5)
     other = cand(index, "ferry", other_words, 0.45)
     assert texts(select(index, q, best, [best, other])) == [best.text] + [other.text] * quoted
+
+
+PLAN = (
+    "Town Plan\n\n"
+    "The plan has two parts. First, the coast road is widened along the bay. The work takes a year and a "
+    "half, with lanes closed at night. Second, a new bridge is built over the river mouth. Three schools "
+    "took part. Fifth and sixth graders visited the site.\n"
+)
+
+
+@pytest.fixture
+def plan(tmp_path, build_fake):
+    """A paragraph whose prose list runs over a chunk boundary (chunks of a few word pieces)."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "plan.txt").write_text(PLAN, encoding="utf-8")
+    build_fake(tmp_path / "corpus", tmp_path / "index", max_tokens=30)
+    return qa.load_index(tmp_path / "index")
+
+
+def test_a_prose_list_after_its_announcement_is_quoted_item_by_item(plan):
+    assert len([c for c in plan.chunks if c.kind == "text"]) > 1  # the list crosses a chunk boundary
+    best = cand(plan, "plan", "two parts", 0.6)
+    assert texts(select(plan, Q, best, [best])) == [
+        best.text,
+        "First, the coast road is widened along the bay.",
+        "Second, a new bridge is built over the river mouth.",
+    ]
+
+
+def test_ordinal_words_are_list_items_only_right_after_an_announcement(plan):
+    best = cand(plan, "plan", "takes a year", 0.6)  # announces nothing; "Second, …" follows
+    assert texts(select(plan, Q, best, [best])) == [best.text]
+    best = cand(plan, "plan", "Three schools", 0.6)  # announces, but "Fifth and …" (no comma) is no item
+    assert texts(select(plan, Q, best, [best])) == [best.text]

@@ -4,6 +4,7 @@ asked date or amount), the short span that answers, citations with exact spans, 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from qa.answer.candidates import Cand, units
 from qa.answer.features import distance, typed_spans
@@ -21,6 +22,8 @@ RUNNER_UP = 0.1
 NO_ANSWER = "The documents don't answer this question."
 _GAP = re.compile(r"[\s\-–•▪◦●*]{0,6}")  # between two sentences quoted as one passage
 _ANNOUNCES = re.compile(r"\b(?:following|as follows|two|three|four|five|several|these|both)\b", re.I)
+# An item of a list written out in prose: "First, …", "Secondly, …", "Finally, …".
+_ORDINAL = re.compile(r"^\W*(?:(?:first|second|third)(?:ly)?|fourth|fifth|finally|lastly)\s*,", re.I)
 _CLAUSE = re.compile(r"(?:[^,;:()\t]|(?<=\d),(?=\d))+")
 
 
@@ -32,8 +35,27 @@ def _items(text: str) -> int:
     return text.count(",") + text.count(";") + text.count(" and ") + 1
 
 
+def _read_on(index, best: Cand) -> list[Cand]:
+    """The units after the best one: the rest of its chunk, then the next chunk when it goes on with the same
+    page and section (a paragraph a chunk boundary splits)."""
+    siblings = units(index, best.hit.chunk)
+    out = [Cand(best.hit, p, siblings[p]) for p in range(best.pos + 1, len(siblings))]
+    here, row = best.hit.chunk, index.row_of[best.hit.chunk.id]
+    after = index.chunks[row + 1] if row + 1 < len(index.chunks) else None
+    if after is not None and (after.doc, after.page, after.section, after.kind) == (
+        here.doc,
+        here.page,
+        here.section,
+        here.kind,
+    ):
+        hit = replace(best.hit, chunk=after)
+        out += [Cand(hit, p, u) for p, u in enumerate(units(index, after))]
+    return out
+
+
 def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
-    """The best unit, plus what it needs: the list after a lead-in (as many items as the question asks), or
+    """The best unit, plus what it needs: the list after a lead-in (as many items as the question asks; in
+    prose, the sentences that open with "First", "Second", … after one that announces them), or
     the neighbour that holds what the question asks and the best one lacks; and the runner-up of ``pool``
     when the model can't tell the two apart (it must hold as many of the question's names and, for a date,
     amount or expansion, one of those; not be another table row, not come beside a list that fills the
@@ -44,8 +66,14 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     listing = nexts and (nexts[0].unit.bullet or best.unit.leadin)
     wants = q.count or (2 if q.kind == "list" else 0)
     typed = q.kind in ("date", "quantity", "acronym")  # (a capitalised word is too loose a sign of a name)
+    read_on = _read_on(index, best) if _ANNOUNCES.search(best.text) else []
+    ordinals = []  # the first item right after the announcement, the others wherever they start
+    if read_on and _ORDINAL.match(read_on[0].text):
+        ordinals = [n for n in read_on if _ORDINAL.match(n.text)]
     if best.unit.leadin or (listing and (_ANNOUNCES.search(best.text) or wants > _items(best.text))):
         chosen += [n for n in nexts[: max(wants, MAX_SENTENCES - 1)] if not n.unit.heading]
+    elif ordinals:  # "… proposes two areas. First, … . Second, …": the items, wherever they start
+        chosen += ordinals[: max(wants, MAX_SENTENCES - 1)]
     else:
         prev = [Cand(best.hit, best.pos - 1, siblings[best.pos - 1])] if best.pos > 0 else []
         around = [c for c in (nexts[:1] + prev) if not c.unit.heading]
@@ -73,8 +101,10 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
             break
         out.append(c)
         total += len(c.text)
-    # Shown with the best unit's passage first, in page order; a runner-up from elsewhere after it.
-    return sorted(out, key=lambda c: (c.hit.chunk.id != best.hit.chunk.id, c.pos))
+    # Shown with the best unit's passage (and the one it runs on into) first, in page order; a runner-up from
+    # elsewhere after it.
+    passage = {best.hit.chunk.id} | {c.hit.chunk.id for c in ordinals}
+    return sorted(out, key=lambda c: (c.hit.chunk.id not in passage, c.hit.chunk.page, c.start))
 
 
 def short_span(q: Question, cand: Cand, start: int, text: str) -> tuple[int, int] | None:
