@@ -35,22 +35,18 @@ def _items(text: str) -> int:
     return text.count(",") + text.count(";") + text.count(" and ") + 1
 
 
-def _read_on(index, best: Cand) -> list[Cand]:
-    """The units after the best one: the rest of its chunk, then the next chunk when it goes on with the same
-    page and section (a paragraph a chunk boundary splits)."""
-    siblings = units(index, best.hit.chunk)
-    out = [Cand(best.hit, p, siblings[p]) for p in range(best.pos + 1, len(siblings))]
-    here, row = best.hit.chunk, index.row_of[best.hit.chunk.id]
-    after = index.chunks[row + 1] if row + 1 < len(index.chunks) else None
-    if after is not None and (after.doc, after.page, after.section, after.kind) == (
-        here.doc,
-        here.page,
-        here.section,
-        here.kind,
-    ):
-        hit = replace(best.hit, chunk=after)
-        out += [Cand(hit, p, u) for p, u in enumerate(units(index, after))]
-    return out
+def _following(index, hit) -> list[Cand]:
+    """The units of the chunk after the hit's when it goes on with the same page and section (a paragraph a
+    chunk boundary splits); [] otherwise."""
+    row = index.row_of[hit.chunk.id] + 1
+    after = index.chunks[row] if row < len(index.chunks) else None
+
+    def place(c: Chunk) -> tuple:
+        return c.doc, c.page, c.section, c.kind
+
+    if after is None or place(after) != place(hit.chunk):
+        return []
+    return [Cand(replace(hit, chunk=after), p, u) for p, u in enumerate(units(index, after))]
 
 
 def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
@@ -66,11 +62,12 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     listing = nexts and (nexts[0].unit.bullet or best.unit.leadin)
     wants = q.count or (2 if q.kind == "list" else 0)
     typed = q.kind in ("date", "quantity", "acronym")  # (a capitalised word is too loose a sign of a name)
-    read_on = _read_on(index, best) if _ANNOUNCES.search(best.text) else []
+    announces = bool(_ANNOUNCES.search(best.text))
+    read_on = nexts + _following(index, best.hit) if announces else []
     ordinals = []  # the first item right after the announcement, the others wherever they start
     if read_on and _ORDINAL.match(read_on[0].text):
         ordinals = [n for n in read_on if _ORDINAL.match(n.text)]
-    if best.unit.leadin or (listing and (_ANNOUNCES.search(best.text) or wants > _items(best.text))):
+    if best.unit.leadin or (listing and (announces or wants > _items(best.text))):
         chosen += [n for n in nexts[: max(wants, MAX_SENTENCES - 1)] if not n.unit.heading]
     elif ordinals:  # "… proposes two areas. First, … . Second, …": the items, wherever they start
         chosen += ordinals[: max(wants, MAX_SENTENCES - 1)]
