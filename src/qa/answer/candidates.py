@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,11 @@ from qa.units import WHOLE
 FOOTNOTE = re.compile(r"^\d{1,2}\s+(?:[\"“'‘A-Z])")
 BULLET_MARK = re.compile(r"[-–•▪◦●*][ \t]+")
 _CAP = re.compile(r"(?<![.!?]\s)\b[A-Z][A-Za-z&\-]+")
+# A page number (arabic or roman) on a line of its own, and the marks a PDF's text leaves on lines of their
+# own at a page's foot (footnote markers "(1)", "_", "®", "SM"), after a sentence that the page's end cuts.
+_NUMBER = re.compile(r"\s*(?:\d{1,4}|[ivxlc]{1,6})\s*")
+_FOOTER = re.compile(r"(?:\s*\n[ \t]*(?:\d{1,4}|[ivxlc]{1,6}|\(\w{1,4}\)|[_*®™†‡§]+|SM|TM)[ \t]*)+\s*$")
+_ENDED = tuple('.!?:;"”’)]')
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class Unit:
     leadin: bool  # ends with a colon: a list follows
     bullet: bool  # starts with a list marker
     heading: bool
+    # A sentence a page break cuts in two: "next", this is its first half (it goes on in the first unit of the
+    # next page's first chunk); "prev", its second half. Each half's ``own`` holds the whole sentence's terms.
+    joins: str = ""
 
 
 @dataclass
@@ -155,15 +163,80 @@ def _analyse(chunk: Chunk, page: str, a: int, b: int) -> Unit:
     )
 
 
-def units(index, chunk: Chunk) -> list[Unit]:
-    """The quotable units of a chunk, analysed once per index."""
-    cache = index.__dict__.setdefault("_answer_units", {})
+def _analysed(index, chunk: Chunk) -> list[Unit]:
+    """The chunk's units as its own text has them (no sentence joined across a page break)."""
+    cache = index.__dict__.setdefault("_answer_raw_units", {})
     found = cache.get(chunk.id)
     if found is None:
         page = index.pages[(chunk.doc, chunk.page)].text
         spans = [(chunk.start, chunk.end)] if chunk.kind in WHOLE else chunk.sentences
         found = cache[chunk.id] = [_analyse(chunk, page, a, b) for a, b in spans]
     return found
+
+
+def next_page_chunk(index, chunk: Chunk) -> Chunk | None:
+    """The first chunk of the next page when ``chunk`` ends its page and both are running text."""
+    row = index.row_of[chunk.id] + 1
+    after = index.chunks[row] if row < len(index.chunks) else None
+    if after is None or after.doc != chunk.doc or after.page != chunk.page + 1:
+        return None
+    return after if chunk.kind == after.kind == "text" else None
+
+
+def _cut(index, chunk: Chunk, after: Chunk | None) -> tuple[int, Unit, Unit] | None:
+    """When a page break cuts the chunk's last sentence (it ends without a stop and the next page goes on in
+    lower case): where the first half ends (before a page number under it) and the two halves as analysed."""
+    if after is None:
+        return None
+    last, first = _analysed(index, chunk), _analysed(index, after)
+    while last and _NUMBER.fullmatch(last[-1].text):  # the page number, split off as a unit of its own
+        last = last[:-1]
+    if not last or not first or first[0].heading:
+        return None
+    tail = last[-1]
+    footer = _FOOTER.search(tail.text)
+    end = tail.start + (footer.start() if footer else len(tail.text))
+    text = tail.text[: end - tail.start].rstrip()
+    if len(text) < 12 or text.endswith(_ENDED) or not first[0].text.lstrip()[:1].islower():
+        return None
+    return tail.start + len(text), tail, first[0]
+
+
+def units(index, chunk: Chunk) -> list[Unit]:
+    """The quotable units of a chunk, analysed once per index; a sentence a page break cuts is quoted in two
+    halves, one per page, each of which reads the whole sentence's terms."""
+    cache = index.__dict__.setdefault("_answer_units", {})
+    found = cache.get(chunk.id)
+    if found is None:
+        found = list(_analysed(index, chunk))
+        cut = _cut(index, chunk, next_page_chunk(index, chunk))
+        if cut:
+            end, tail, head = cut
+            page = index.pages[(chunk.doc, chunk.page)].text
+            half = _analyse(chunk, page, tail.start, end)
+            at = next(i for i, u in enumerate(found) if u is tail)
+            found[at] = replace(half, own=half.own | head.own, joins="next")
+        row = index.row_of[chunk.id]
+        before = index.chunks[row - 1] if row else None
+        cut = _cut(index, before, chunk) if before is not None and next_page_chunk(index, before) else None
+        if cut:
+            _, tail, head = cut
+            found[0] = replace(found[0], own=head.own | tail.own, joins="prev")
+        cache[chunk.id] = found
+    return found
+
+
+def other_half(index, cand: Cand) -> Cand | None:
+    """The rest of a sentence a page break cuts: the next page's first unit, or the last page's last."""
+    chunk = cand.hit.chunk
+    if cand.unit.joins == "next":
+        after = next_page_chunk(index, chunk)
+        return Cand(replace(cand.hit, chunk=after), 0, units(index, after)[0], cand.score)
+    if cand.unit.joins == "prev":
+        before = index.chunks[index.row_of[chunk.id] - 1]
+        pos, half = next((i, u) for i, u in enumerate(units(index, before)) if u.joins == "next")
+        return Cand(replace(cand.hit, chunk=before), pos, half, cand.score)
+    return None
 
 
 def chunk_terms(index, chunk: Chunk) -> frozenset:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from qa.answer.candidates import Cand, units
+from qa.answer.candidates import Cand, other_half, units
 from qa.answer.features import distance, typed_spans
 from qa.answer.question import Question
 from qa.answer.text import AMOUNT, DATE, URL, matches, norm_num, terms
@@ -55,7 +55,7 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     the neighbour that holds what the question asks and the best one lacks; and the runner-up of ``pool``
     when the model can't tell the two apart (it must hold as many of the question's names and, for a date,
     amount or expansion, one of those; not be another table row, not come beside a list that fills the
-    answer)."""
+    answer). A unit that is half of a sentence a page break cuts comes with its other half."""
     chosen = [best]
     siblings = units(index, best.hit.chunk)
     nexts = [Cand(best.hit, p, siblings[p]) for p in range(best.pos + 1, len(siblings))]
@@ -92,15 +92,26 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
         and not any(c.hit.chunk.id == runner.hit.chunk.id and c.pos == runner.pos for c in chosen)
     ):
         chosen.append(runner)
+    # A sentence a page break cuts is quoted whole: each chosen half with the other.
+    seen = {(c.hit.chunk.id, c.pos) for c in chosen}
+    groups = []
+    for c in chosen:
+        half = other_half(index, c)
+        if half is not None and (half.hit.chunk.id, half.pos) not in seen:
+            seen.add((half.hit.chunk.id, half.pos))
+            groups.append([c, half])
+        else:
+            groups.append([c])
     total, out = 0, []
-    for c in chosen:  # in order of need: the best unit is always kept, the runner-up only if it fits
-        if out and total + len(c.text) > MAX_ANSWER_CHARS:
+    for group in groups:  # in order of need: the best unit is always kept, the runner-up only if it fits
+        size = sum(len(c.text) for c in group)
+        if out and total + size > MAX_ANSWER_CHARS:
             break
-        out.append(c)
-        total += len(c.text)
-    # Shown with the best unit's passage (and the one it runs on into) first, in page order; a runner-up from
-    # elsewhere after it.
-    passage = {best.hit.chunk.id} | {c.hit.chunk.id for c in ordinals}
+        out += group
+        total += size
+    # Shown with the best unit's passage (and the ones it runs on into) first, in page order; a runner-up
+    # from elsewhere after it.
+    passage = {c.hit.chunk.id for c in groups[0]} | {c.hit.chunk.id for c in ordinals}
     return sorted(out, key=lambda c: (c.hit.chunk.id not in passage, c.hit.chunk.page, c.start))
 
 

@@ -1,0 +1,110 @@
+"""A sentence that a page break cuts in two (the page ends without a stop, perhaps above its page number,
+and the next page goes on in lower case): each half reads the whole sentence's terms, and a quote of one
+half brings the other, each cited on its own page, in page order."""
+
+from __future__ import annotations
+
+import pytest
+
+import qa
+from qa.answer.candidates import Cand, other_half, units
+from qa.answer.compose import select
+from qa.answer.question import parse_question
+from qa.answer.text import terms
+from qa.records import Hit
+
+CUT = (
+    "Harbour Works\n\n"
+    "The council met in spring to plan the works. Following a survey of the old piers, the council\n"
+    "7\f"
+    "approved the dredging of the northern channel in March 2021. Fishermen welcomed the news.\n"
+)
+APART = CUT.replace("council\n7", "council\n\n12")  # the page number split off as a sentence of its own
+WHOLE = (
+    "Harbour Works\n\n"
+    "The council met in spring to plan the works. The survey of the old piers took three weeks.\n\f"
+    "Approved plans were posted at the town hall in March 2021. Fishermen welcomed the news.\n"
+)
+CAPITAL = (
+    "Harbour Works\n\n"
+    "The council met in spring to plan the works. A survey was made of the piers along the\f"
+    "North Channel, the old ferry slip and the customs quay.\n"
+)
+
+
+@pytest.fixture
+def index(tmp_path, build_fake):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "cut.txt").write_text(CUT, encoding="utf-8")
+    (corpus / "apart.txt").write_text(APART, encoding="utf-8")
+    (corpus / "whole.txt").write_text(WHOLE, encoding="utf-8")
+    (corpus / "capital.txt").write_text(CAPITAL, encoding="utf-8")
+    build_fake(corpus, tmp_path / "index")
+    return qa.load_index(tmp_path / "index")
+
+
+def unit_with(index, doc: str, words: str) -> tuple[Cand, object]:
+    for chunk in index.chunks:
+        if chunk.doc.startswith(doc):
+            for pos, unit in enumerate(units(index, chunk)):
+                if words in unit.text:
+                    return Cand(Hit(chunk=chunk, score=0.6, rank=1), pos, unit, 0.6), unit
+    raise AssertionError(f"no unit of {doc} holds {words!r}")
+
+
+@pytest.mark.parametrize("doc", ["cut", "apart"])
+def test_the_halves_are_marked_and_the_page_number_is_left_out(index, doc):
+    first, unit = unit_with(index, doc, "Following a survey")
+    assert unit.joins == "next"
+    assert unit.text.endswith("the council")  # not "the council\n7"
+    second, rest = unit_with(index, doc, "approved the dredging")
+    assert rest.joins == "prev"
+    assert (first.hit.chunk.page, second.hit.chunk.page) == (1, 2)
+    # each half reads the terms of the whole sentence: the dredging on the first page, the survey on the next
+    assert set(terms("dredging channel")) <= unit.own
+    assert set(terms("survey piers")) <= rest.own
+
+
+def test_other_half_finds_each_half_from_the_other(index):
+    first, _ = unit_with(index, "cut", "Following a survey")
+    second, _ = unit_with(index, "cut", "approved the dredging")
+    found = other_half(index, first)
+    assert (found.hit.chunk.id, found.pos) == (second.hit.chunk.id, second.pos)
+    back = other_half(index, second)
+    assert (back.hit.chunk.id, back.pos) == (first.hit.chunk.id, first.pos)
+
+
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        ("whole", "took three weeks"),  # the page's last sentence ends with a stop
+        ("whole", "Approved plans"),  # the next page starts a new sentence
+        ("capital", "A survey was made"),  # ... or goes on with a capital: not taken as the same sentence
+    ],
+)
+def test_no_join_without_a_cut_sentence(index, doc, words):
+    cand, unit = unit_with(index, doc, words)
+    assert unit.joins == ""
+    assert other_half(index, cand) is None
+
+
+@pytest.mark.parametrize("words", ["Following a survey", "approved the dredging"])
+def test_a_quote_of_either_half_brings_the_other_in_page_order(index, words):
+    best, _ = unit_with(index, "cut", words)
+    chosen = select(index, parse_question("When was the dredging approved?"), best, [best])
+    assert [c.text for c in chosen] == [
+        "Following a survey of the old piers, the council",
+        "approved the dredging of the northern channel in March 2021.",
+    ]
+    assert [c.hit.chunk.page for c in chosen] == [1, 2]
+
+
+def test_the_answer_cites_both_pages_with_exact_quotes(index):
+    answer = index.ask("When did the council approve the dredging of the northern channel?")
+    assert not answer.abstained
+    pages = [(c.page, c.quote) for c in answer.citations]
+    assert (1, "Following a survey of the old piers, the council") in pages
+    assert (2, "approved the dredging of the northern channel in March 2021.") in pages
+    for c in answer.citations:
+        assert index.pages[(c.doc, c.page)].text[c.start : c.end] == c.quote
