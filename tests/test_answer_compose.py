@@ -8,7 +8,7 @@ import pytest
 
 import qa
 from qa.answer.candidates import Cand, units
-from qa.answer.compose import MAX_SENTENCES, RUNNER_UP, select
+from qa.answer.compose import MAX_SENTENCES, RUNNER_UP, compose, select
 from qa.answer.question import parse_question
 from qa.records import Hit
 
@@ -169,3 +169,42 @@ def test_ordinal_words_are_list_items_only_right_after_an_announcement(plan):
     assert texts(select(plan, Q, best, [best])) == [best.text]
     best = cand(plan, "plan", "Three schools", 0.6)  # announces, but "Fifth and …" (no comma) is no item
     assert texts(select(plan, Q, best, [best])) == [best.text]
+
+
+NUMBERED = (
+    "Harbour Plan\n\n"
+    "The council will fund the works in the following three areas\n"
+    "1. Dredging of the northern channel\n"
+    "2. Repair of the old piers\n"
+    "3. A new ferry terminal\n\n"
+    "Ferries will keep running during the works.\n"
+)
+
+
+@pytest.fixture
+def numbered(tmp_path, build_fake):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "numbered.txt").write_text(NUMBERED, encoding="utf-8")
+    build_fake(tmp_path / "corpus", tmp_path / "index")
+    return qa.load_index(tmp_path / "index")
+
+
+ITEMS = ["Dredging of the northern channel", "Repair of the old piers", "A new ferry terminal"]
+
+
+def test_an_item_after_its_number_split_off_is_a_list_item(numbered):
+    found = {u.text.strip(): u for c in numbered.chunks for u in units(numbered, c)}
+    assert found["2."].heading  # the number alone is no quote ...
+    assert all(found[item].bullet for item in ITEMS)  # ... and what follows it is an item
+    assert not found["Ferries will keep running during the works."].bullet
+
+
+def test_a_numbered_list_is_quoted_item_by_item_under_one_citation(numbered):
+    q = parse_question("Which three areas will the council fund?")
+    best = cand(numbered, "numbered", "following three areas", 0.6)
+    chosen = select(numbered, q, best, [best])
+    assert [c.text.strip() for c in chosen[1:]] == ITEMS  # the numbers take no item's place
+    answer = compose(numbered, [(q, chosen)], q.text, 0.6, [best.hit], "")
+    (cited,) = answer.citations  # items and their numbers quoted as one passage
+    assert "\n".join(f"{n}. {item}" for n, item in enumerate(ITEMS, 1)) in cited.quote
+    assert numbered.pages[(cited.doc, cited.page)].text[cited.start : cited.end] == cited.quote

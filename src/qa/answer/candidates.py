@@ -20,6 +20,8 @@ from qa.units import WHOLE
 # A footnote line: a small marker number, then its text ("1 "IOWN®" is a trademark of NTT.").
 FOOTNOTE = re.compile(r"^\d{1,2}\s+(?:[\"“'‘A-Z])")
 BULLET_MARK = re.compile(r"[-–•▪◦●*][ \t]+")
+# A list item's number split off as a sentence of its own ("1." "(b)" "iv."): what follows it is the item.
+ENUMERATOR = re.compile(r"\s*\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s*")
 _CAP = re.compile(r"(?<![.!?]\s)\b[A-Z][A-Za-z&\-]+")
 # A page number (arabic or roman) on a line of its own, and the marks a PDF's text leaves on lines of their
 # own at a page's foot (footnote markers "(1)", "_", "®", "SM"), after a sentence that the page's end cuts.
@@ -44,7 +46,7 @@ class Unit:
     negated: bool
     footnote: bool
     leadin: bool  # ends with a colon: a list follows
-    bullet: bool  # starts with a list marker
+    bullet: bool  # starts with a list marker, or follows one split off before it ("1.")
     heading: bool
     # A sentence a page break cuts in two: "next", this is its first half (it goes on in the first unit of the
     # next page's first chunk); "prev", its second half. Each half's ``own`` holds the whole sentence's terms.
@@ -170,7 +172,11 @@ def _analysed(index, chunk: Chunk) -> list[Unit]:
     if found is None:
         page = index.pages[(chunk.doc, chunk.page)].text
         spans = [(chunk.start, chunk.end)] if chunk.kind in WHOLE else chunk.sentences
-        found = cache[chunk.id] = [_analyse(chunk, page, a, b) for a, b in spans]
+        found = [_analyse(chunk, page, a, b) for a, b in spans]
+        for i in range(1, len(found)):
+            if ENUMERATOR.fullmatch(found[i - 1].text) and not found[i].heading:
+                found[i] = replace(found[i], bullet=True)
+        cache[chunk.id] = found
     return found
 
 

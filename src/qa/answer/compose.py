@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from qa.answer.candidates import Cand, other_half, units
+from qa.answer.candidates import ENUMERATOR, Cand, other_half, units
 from qa.answer.features import distance, typed_spans
 from qa.answer.question import Question
 from qa.answer.text import AMOUNT, DATE, URL, matches, norm_num, terms
@@ -20,7 +20,8 @@ MAX_ANSWER_CHARS = 420
 # left the sources' even (README, "Two close candidates"), for a median answer still well under 350 chars.
 RUNNER_UP = 0.1
 NO_ANSWER = "The documents don't answer this question."
-_GAP = re.compile(r"[\s\-–•▪◦●*]{0,6}")  # between two sentences quoted as one passage
+# Between two sentences quoted as one passage: spaces, a list marker, a list item's number ("2.").
+_GAP = re.compile(rf"[\s\-–•▪◦●*]{{0,6}}(?:{ENUMERATOR.pattern})?")
 _ANNOUNCES = re.compile(r"\b(?:following|as follows|two|three|four|five|several|these|both)\b", re.I)
 # An item of a list written out in prose: "First, …", "Secondly, …", "Finally, …".
 _ORDINAL = re.compile(r"^\W*(?:(?:first|second|third)(?:ly)?|fourth|fifth|finally|lastly)\s*,", re.I)
@@ -59,7 +60,8 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     chosen = [best]
     siblings = units(index, best.hit.chunk)
     nexts = [Cand(best.hit, p, siblings[p]) for p in range(best.pos + 1, len(siblings))]
-    listing = nexts and (nexts[0].unit.bullet or best.unit.leadin)
+    items = [n for n in nexts if not n.unit.heading]  # not the numbers "1." "2." split off before them
+    listing = items and (items[0].unit.bullet or best.unit.leadin)
     wants = q.count or (2 if q.kind == "list" else 0)
     typed = q.kind in ("date", "quantity", "acronym")  # (a capitalised word is too loose a sign of a name)
     announces = bool(_ANNOUNCES.search(best.text))
@@ -68,7 +70,7 @@ def select(index, q: Question, best: Cand, pool: list[Cand]) -> list[Cand]:
     if read_on and _ORDINAL.match(read_on[0].text):
         ordinals = [n for n in read_on if _ORDINAL.match(n.text)]
     if best.unit.leadin or (listing and (announces or wants > _items(best.text))):
-        chosen += [n for n in nexts[: max(wants, MAX_SENTENCES - 1)] if not n.unit.heading]
+        chosen += items[: max(wants, MAX_SENTENCES - 1)]
     elif ordinals:  # "… proposes two areas. First, … . Second, …": the items, wherever they start
         chosen += ordinals[: max(wants, MAX_SENTENCES - 1)]
     else:
