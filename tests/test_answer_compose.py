@@ -182,10 +182,8 @@ NUMBERED = (
 
 
 @pytest.fixture
-def numbered(tmp_path, build_fake):
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "numbered.txt").write_text(NUMBERED, encoding="utf-8")
-    build_fake(tmp_path / "corpus", tmp_path / "index")
+def numbered(tmp_path, fake_corpus, build_fake):
+    build_fake(fake_corpus({"numbered.txt": NUMBERED}), tmp_path / "index")
     return qa.load_index(tmp_path / "index")
 
 

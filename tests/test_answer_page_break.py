@@ -33,14 +33,9 @@ CAPITAL = (
 
 
 @pytest.fixture
-def index(tmp_path, build_fake):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "cut.txt").write_text(CUT, encoding="utf-8")
-    (corpus / "apart.txt").write_text(APART, encoding="utf-8")
-    (corpus / "whole.txt").write_text(WHOLE, encoding="utf-8")
-    (corpus / "capital.txt").write_text(CAPITAL, encoding="utf-8")
-    build_fake(corpus, tmp_path / "index")
+def index(tmp_path, fake_corpus, build_fake):
+    docs = {"cut.txt": CUT, "apart.txt": APART, "whole.txt": WHOLE, "capital.txt": CAPITAL}
+    build_fake(fake_corpus(docs), tmp_path / "index")
     return qa.load_index(tmp_path / "index")
 
 
