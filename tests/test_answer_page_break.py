@@ -19,6 +19,12 @@ CUT = (
     "7\f"
     "approved the dredging of the northern channel in March 2021. Fishermen welcomed the news.\n"
 )
+# One sentence runs over three pages: the middle page's only unit continues one and goes on into the next.
+RUN_ON = (
+    "Harbour Works\n\nThe council met in spring. Following a survey of the old piers, the council\f"
+    "approved the dredging of the northern channel and the repair of the quays of the inner harbour, while\f"
+    "fishermen asked for the work to stop in the spawning season. The work starts in June.\n"
+)
 APART = CUT.replace("council\n7", "council\n\n12")  # the page number split off as a sentence of its own
 WHOLE = (
     "Harbour Works\n\n"
@@ -34,7 +40,7 @@ CAPITAL = (
 
 @pytest.fixture
 def index(tmp_path, fake_corpus, build_fake):
-    docs = {"cut.txt": CUT, "apart.txt": APART, "whole.txt": WHOLE, "capital.txt": CAPITAL}
+    docs = {"cut.txt": CUT, "apart.txt": APART, "whole.txt": WHOLE, "capital.txt": CAPITAL, "run.txt": RUN_ON}
     build_fake(fake_corpus(docs), tmp_path / "index")
     return qa.load_index(tmp_path / "index")
 
@@ -103,3 +109,16 @@ def test_the_answer_cites_both_pages_with_exact_quotes(index):
     assert (2, "approved the dredging of the northern channel in March 2021.") in pages
     for c in answer.citations:
         assert index.pages[(c.doc, c.page)].text[c.start : c.end] == c.quote
+
+
+def test_a_sentence_over_three_pages_links_each_page_to_one_other(index):
+    first, _ = unit_with(index, "run", "Following a survey")
+    middle, unit = unit_with(index, "run", "approved the dredging")
+    last, _ = unit_with(index, "run", "fishermen asked")
+    assert unit.joins == "next"  # the middle page's one unit keeps its link forward ...
+    assert set(terms("survey spawning")) <= unit.own  # ... and reads both neighbours' words
+    assert other_half(index, first).text == middle.text
+    assert other_half(index, middle).text == last.text
+    assert other_half(index, last).text == middle.text
+    chosen = select(index, parse_question("What did the council approve?"), middle, [middle])
+    assert [c.hit.chunk.page for c in chosen] == [2, 3]

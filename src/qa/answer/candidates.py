@@ -225,9 +225,9 @@ def units(index, chunk: Chunk) -> list[Unit]:
         row = index.row_of[chunk.id]
         before = index.chunks[row - 1] if row else None
         cut = _cut(index, before, chunk) if before is not None and next_page_chunk(index, before) else None
-        if cut:
+        if cut:  # (a unit that also goes on into the next page keeps that link: one other half each)
             _, tail, head = cut
-            found[0] = replace(found[0], own=head.own | tail.own, joins="prev")
+            found[0] = replace(found[0], own=found[0].own | tail.own, joins=found[0].joins or "prev")
         cache[chunk.id] = found
     return found
 
@@ -240,8 +240,8 @@ def other_half(index, cand: Cand) -> Cand | None:
         return Cand(replace(cand.hit, chunk=after), 0, units(index, after)[0], cand.score)
     if cand.unit.joins == "prev":
         before = index.chunks[index.row_of[chunk.id] - 1]
-        pos, half = next((i, u) for i, u in enumerate(units(index, before)) if u.joins == "next")
-        return Cand(replace(cand.hit, chunk=before), pos, half, cand.score)
+        found = [(i, u) for i, u in enumerate(units(index, before)) if u.joins == "next"]
+        return Cand(replace(cand.hit, chunk=before), *found[-1], cand.score) if found else None
     return None
 
 
