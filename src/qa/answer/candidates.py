@@ -180,10 +180,15 @@ def _analysed(index, chunk: Chunk) -> list[Unit]:
     return found
 
 
+def beside(index, chunk: Chunk, step: int) -> Chunk | None:
+    """The chunk ``step`` rows after (negative: before) ``chunk`` in the index's order; None past an end."""
+    row = index.row_of[chunk.id] + step
+    return index.chunks[row] if 0 <= row < len(index.chunks) else None
+
+
 def next_page_chunk(index, chunk: Chunk) -> Chunk | None:
     """The first chunk of the next page when ``chunk`` ends its page and both are running text."""
-    row = index.row_of[chunk.id] + 1
-    after = index.chunks[row] if row < len(index.chunks) else None
+    after = beside(index, chunk, 1)
     if after is None or after.doc != chunk.doc or after.page != chunk.page + 1:
         return None
     return after if chunk.kind == after.kind == "text" else None
@@ -222,9 +227,8 @@ def units(index, chunk: Chunk) -> list[Unit]:
             half = _analyse(chunk, page, tail.start, end)
             at = next(i for i, u in enumerate(found) if u is tail)
             found[at] = replace(half, own=half.own | head.own, joins="next")
-        row = index.row_of[chunk.id]
-        before = index.chunks[row - 1] if row else None
-        cut = _cut(index, before, chunk) if before is not None and next_page_chunk(index, before) else None
+        before = beside(index, chunk, -1)
+        cut = _cut(index, before, next_page_chunk(index, before)) if before is not None else None
         if cut:  # (a unit that also goes on into the next page keeps that link: one other half each)
             _, tail, head = cut
             found[0] = replace(found[0], own=found[0].own | tail.own, joins=found[0].joins or "prev")
@@ -239,7 +243,7 @@ def other_half(index, cand: Cand) -> Cand | None:
         after = next_page_chunk(index, chunk)
         return Cand(replace(cand.hit, chunk=after), 0, units(index, after)[0], cand.score)
     if cand.unit.joins == "prev":
-        before = index.chunks[index.row_of[chunk.id] - 1]
+        before = beside(index, chunk, -1)
         found = [(i, u) for i, u in enumerate(units(index, before)) if u.joins == "next"]
         return Cand(replace(cand.hit, chunk=before), *found[-1], cand.score) if found else None
     return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from qa.answer.candidates import ENUMERATOR, Cand, other_half, units
+from qa.answer.candidates import ENUMERATOR, Cand, beside, other_half, units
 from qa.answer.features import distance, typed_spans
 from qa.answer.question import Question
 from qa.answer.text import AMOUNT, DATE, URL, matches, norm_num, terms
@@ -43,8 +43,7 @@ def _items(text: str) -> int:
 def _following(index, hit) -> list[Cand]:
     """The units of the chunk after the hit's when it goes on with the same page and section (a paragraph a
     chunk boundary splits); [] otherwise."""
-    row = index.row_of[hit.chunk.id] + 1
-    after = index.chunks[row] if row < len(index.chunks) else None
+    after = beside(index, hit.chunk, 1)
 
     def place(c: Chunk) -> tuple:
         return c.doc, c.page, c.section, c.kind
